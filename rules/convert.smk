@@ -1,0 +1,21 @@
+rule convert:
+    """UVH5 subband files of one observation -> one Measurement Set phased to the meridian at mid-time."""
+    input:
+        group_files,
+    output:
+        ms=directory(f"{OUT}/ms/{{group}}.ms"),
+        record=f"{OUT}/ms/{{group}}.json",
+    params:
+        n_subbands=config["ingest"]["n_subbands"],
+        integrations_per_block=config["convert"]["integrations_per_block"],
+        failure_record=f"{OUT}/failures/convert/{{group}}.json",
+    log:
+        f"{LOGS}/convert/{{group}}.log",
+    threads: threads_for("convert")
+    resources:
+        mem_mb=scaled("convert", "mem_mb"),
+        runtime=scaled("convert", "runtime_min"),
+    conda:
+        "../envs/pipeline.yaml"
+    script:
+        "../scripts/convert.py"

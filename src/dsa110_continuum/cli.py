@@ -1,0 +1,92 @@
+"""Command line: ``dsa110-continuum simulate | summary``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+PRESETS = {
+    # A short session around a 3C286 transit: what `make demo` runs.
+    "demo": dict(n_observations=4, n_antennas=32, n_chan_per_subband=8, n_integrations=24),
+    # Tiny data for tests.
+    "tiny": dict(n_observations=2, n_antennas=10, n_chan_per_subband=4, n_integrations=6),
+    # The real instrument's scale, for the benchmark.
+    "full": dict(n_observations=1, n_antennas=96, n_chan_per_subband=48, n_integrations=24),
+}
+
+
+def _simulate(args) -> None:
+    from .calibrators import load_calibrator_catalogue
+    from .simulate import SimulationConfig, SkySource, simulate_session, start_for_transit
+
+    cfg = SimulationConfig(**PRESETS[args.preset])
+    overrides = {k: getattr(args, k) for k in ("n_observations", "n_antennas", "n_chan_per_subband",
+                                               "n_integrations", "pointing_dec_deg", "seed")
+                 if getattr(args, k) is not None}
+    cfg = replace(cfg, **overrides, add_noise=not args.no_noise, apply_gains=not args.no_gains)
+    calibrators = [SkySource(c.name, c.ra_deg, c.dec_deg, c.flux_1400mhz_jy, c.spectral_index)
+                   for c in load_calibrator_catalogue(args.calibrators)] if args.calibrators else []
+    cfg = replace(cfg, calibrators=calibrators)
+    if args.transit:
+        match = [c for c in calibrators if c.name == args.transit]
+        if not match:
+            sys.exit(f"--transit {args.transit}: not in {args.calibrators}")
+        cfg = replace(cfg, start_utc=start_for_transit(match[0], args.date, observation_index=args.transit_observation,
+                                                       n_integrations=cfg.n_integrations))
+        if args.pointing_dec_deg is None:
+            from .calibrators import apparent_radec_deg
+            from astropy.time import Time
+
+            cfg = replace(cfg, pointing_dec_deg=round(float(
+                apparent_radec_deg(match[0].ra_deg, match[0].dec_deg, Time(args.date).mjd)[1]), 1))
+    elif args.start:
+        cfg = replace(cfg, start_utc=args.start)
+    truth = simulate_session(cfg, args.incoming, args.truth)
+    print(f"wrote {len(truth['observations'])} observations x {cfg.n_subbands} subbands to {args.incoming}; "
+          f"truth in {args.truth}")
+
+
+def _summary(args) -> None:
+    from .summary import print_run_summary
+
+    ok = print_run_summary(args.configfile, args.schema, truth_dir=args.truth)
+    sys.exit(0 if ok else 1)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(prog="dsa110-continuum", description="DSA-110 continuum pipeline tools")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sim = sub.add_parser("simulate", help="write simulated DSA-110 observations (UVH5) and their truth")
+    sim.add_argument("--incoming", required=True, type=Path, help="directory for the UVH5 files")
+    sim.add_argument("--truth", required=True, type=Path, help="directory for the sky model, gains and session record")
+    sim.add_argument("--preset", choices=sorted(PRESETS), default="demo")
+    sim.add_argument("--n-observations", type=int)
+    sim.add_argument("--n-antennas", type=int)
+    sim.add_argument("--n-chan-per-subband", type=int)
+    sim.add_argument("--n-integrations", type=int)
+    sim.add_argument("--pointing-dec-deg", type=float, help="apparent declination the array points at")
+    sim.add_argument("--seed", type=int)
+    sim.add_argument("--start", help="UTC start of the first observation, YYYY-MM-DDTHH:MM:SS")
+    sim.add_argument("--calibrators", help="calibrator catalogue CSV whose sources are put on the sky")
+    sim.add_argument("--transit", help="start so that this calibrator transits mid-observation")
+    sim.add_argument("--transit-observation", type=int, default=1, help="which observation the transit falls in")
+    sim.add_argument("--date", default="2025-06-01T00:00:00", help="UTC day of the transit")
+    sim.add_argument("--no-noise", action="store_true")
+    sim.add_argument("--no-gains", action="store_true", help="unit antenna gains")
+    sim.set_defaults(func=_simulate)
+
+    summ = sub.add_parser("summary", help="what the workflow produced, and checks against the simulation truth")
+    summ.add_argument("--configfile", default="config/config.yaml")
+    summ.add_argument("--schema", default="config/schema.yaml")
+    summ.add_argument("--truth", help="truth directory written by `simulate`")
+    summ.set_defaults(func=_summary)
+
+    args = parser.parse_args(argv)
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,259 @@
+"""Convert one observation's UVH5 subband files into a single CASA Measurement Set.
+
+The correlator fringe-stops every integration to the meridian (hour angle 0) at a fixed apparent
+declination, whatever the 'drift' label in the header says. Each integration is rotated here to
+one ICRS phase centre: the meridian at that declination at mid-observation.
+
+Metadata and the MS subtables come from pyuvdata; the main table is streamed in blocks of
+integrations straight from HDF5 into casacore, so memory stays bounded and the ~1.5 GB of
+visibilities are read and written once (pyuvdata's read + write_ms needs ~6 GB and ~25 s).
+Never import casatools in this module: it runs in python-casacore processes.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from . import instrument as inst
+from .ingest import parse_filename
+from .uvh5 import BadInputError, SubbandHeader, read_header
+
+log = logging.getLogger(__name__)
+
+SPEED_OF_LIGHT_M_S = 299792458.0
+
+
+@dataclass
+class GroupLayout:
+    """How the subband files of one observation map onto the MS."""
+
+    headers: list[SubbandHeader]
+    subbands: list[int]
+    freqs_hz: np.ndarray  # ascending, the full band, missing subbands included
+    channel_index: list[np.ndarray]  # per file: MS channel of each stored channel
+    missing_subbands: list[int]
+
+
+def _majority(values):
+    """The value most files share; ties go to the first file's."""
+    counts = Counter(values)
+    best = max(counts.values())
+    return next(v for v in values if counts[v] == best)
+
+
+def plan_layout(paths: list[str], *, n_subbands: int = inst.N_SUBBANDS) -> GroupLayout:
+    """Read and cross-check the headers of one group's files.
+
+    Raises BadInputError naming the offending file for: unparseable names, duplicate subbands,
+    unreadable HDF5, and frequencies, antennas, baselines, times or polarisations that do not
+    match the rest of the group.
+    """
+    by_subband: dict[int, str] = {}
+    for path in paths:
+        parsed = parse_filename(os.path.basename(path))
+        if parsed is None:
+            raise BadInputError(f"{path}: file name is not YYYY-MM-DDTHH:MM:SS_sbNN.hdf5")
+        subband = parsed[1]
+        if subband >= n_subbands:
+            raise BadInputError(f"{path}: subband {subband} is outside 0..{n_subbands - 1}")
+        if subband in by_subband:
+            raise BadInputError(f"{path}: duplicate subband sb{subband:02d}, also in {by_subband[subband]}")
+        by_subband[subband] = path
+    subbands = sorted(by_subband)
+    headers = [read_header(by_subband[sb]) for sb in subbands]
+
+    def check(key_of, what):
+        keys = [key_of(h) for h in headers]
+        reference = _majority(keys)
+        for h, key in zip(headers, keys):
+            if key != reference:
+                raise BadInputError(f"{h.path}: {what} do not match the other files of its group")
+
+    check(lambda h: (h.ant_1.tobytes(), h.ant_2.tobytes()), "antennas/baselines")
+    check(lambda h: np.round(h.time_jd * 86400.0, 3).tobytes(), "integration times")
+    check(lambda h: h.polarizations.tobytes(), "polarisations")
+    check(lambda h: h.antenna_positions_m.round(3).tobytes(), "antenna positions")
+    check(lambda h: h.fringestop_dec_rad, "fringe-stop declinations")
+    check(lambda h: (h.freqs_hz.size, h.channel_width_hz), "channel count/width")
+
+    n_chan, width = headers[0].freqs_hz.size, headers[0].channel_width_hz
+    # Frequency of sb00's top channel implied by each file; every file must agree with the group.
+    tops = np.array([h.freqs_hz.max() + sb * n_chan * width for h, sb in zip(headers, subbands)])
+    top = float(np.median(tops))
+    for h, sb, t in zip(headers, subbands, tops):
+        spacing = np.diff(np.sort(h.freqs_hz))
+        if abs(t - top) > width / 2 or (spacing.size and np.any(np.abs(spacing - width) > width * 1e-6)):
+            raise BadInputError(
+                f"{h.path}: frequencies {h.freqs_hz.min() / 1e6:.4f}-{h.freqs_hz.max() / 1e6:.4f} MHz do not fit "
+                f"subband sb{sb:02d} of its group ({n_chan} channels of {width / 1e3:.3f} kHz below "
+                f"{(top - sb * n_chan * width) / 1e6:.4f} MHz)")
+    n_total = n_subbands * n_chan
+    freqs = top - width * np.arange(n_total)[::-1]
+    channel_index = [np.rint((h.freqs_hz - freqs[0]) / width).astype(int) for h in headers]
+    return GroupLayout(headers, subbands, freqs, channel_index, sorted(set(range(n_subbands)) - set(subbands)))
+
+
+def _metadata(layout: GroupLayout):
+    """A metadata-only UVData for the whole group, phased to the meridian at mid-observation (ICRS)."""
+    from pyuvdata import UVData
+    from pyuvdata.utils.phasing import calc_uvw, transform_app_to_icrs
+
+    first = layout.headers[0]
+    uvd = UVData.from_file(first.path, file_type="uvh5", read_data=False, run_check=False)
+    uvd.uvw_array = uvd.uvw_array.astype(float)
+    n_freq = layout.freqs_hz.size
+    uvd.Nfreqs = n_freq
+    uvd.freq_array = layout.freqs_hz.copy()
+    uvd.channel_width = np.full(n_freq, first.channel_width_hz)
+    uvd.flex_spw_id_array = np.full(n_freq, uvd.spw_array[0])
+    uvd.telescope.name = inst.TELESCOPE_NAME
+    uvd.telescope.antenna_diameters = np.full(uvd.telescope.Nants, inst.DISH_DIAMETER_M)
+    uvd.telescope.mount_type = ["alt-az"] * uvd.telescope.Nants
+    uvd.vis_units = "uncalib"
+
+    lat_rad, lon_rad, _ = uvd.telescope.location_lat_lon_alt
+    dec_app = first.fringestop_dec_rad if first.fringestop_dec_rad is not None else lat_rad
+    old_w = calc_uvw(
+        app_ra=uvd.lst_array - first.fringestop_ha_rad, app_dec=np.full(uvd.Nblts, dec_app),
+        frame_pa=np.zeros(uvd.Nblts), lst_array=uvd.lst_array, use_ant_pos=True,
+        antenna_positions=uvd.telescope.antenna_positions, antenna_numbers=uvd.telescope.antenna_numbers,
+        ant_1_array=uvd.ant_1_array, ant_2_array=uvd.ant_2_array, telescope_lat=lat_rad, telescope_lon=lon_rad,
+    )[:, 2]
+
+    times = np.unique(uvd.time_array)
+    mid_jd = 0.5 * (times[0] + times[-1])
+    mid_lst = np.interp(mid_jd, uvd.time_array, uvd.lst_array)  # LST is monotonic within 5 minutes
+    ra_icrs, dec_icrs = transform_app_to_icrs(
+        time_array=np.array([mid_jd]), app_ra=np.array([mid_lst - first.fringestop_ha_rad]),
+        app_dec=np.array([dec_app]), telescope_loc=uvd.telescope.location,
+    )
+    uvd.phase(ra=float(ra_icrs[0]), dec=float(dec_icrs[0]), phase_frame="icrs", epoch="J2000",
+              cat_name=f"meridian_{first.path and os.path.basename(first.path)[:19]}", use_ant_pos=True)
+    uvd.history += "\nConverted to MS by dsa110_continuum: rephased from the meridian fringe-stop to one ICRS centre."
+    return uvd, old_w
+
+
+def _phasor(delta_w_m: np.ndarray, freqs_hz: np.ndarray) -> np.ndarray:
+    """exp(-2 pi i dw f / c) for (Nrow,) w changes and (Nchan,) frequencies, via a channel recurrence."""
+    scale = -2.0 * np.pi * delta_w_m / SPEED_OF_LIGHT_M_S
+    width = freqs_hz[1] - freqs_hz[0] if freqs_hz.size > 1 else 0.0
+    steps = np.empty((delta_w_m.size, freqs_hz.size), dtype=np.complex128)
+    steps[:, 0] = np.exp(1j * scale * freqs_hz[0])
+    steps[:, 1:] = np.exp(1j * scale * width)[:, None]
+    return np.cumprod(steps, axis=1)
+
+
+def convert_group(paths: list[str], ms_path: str | Path, *, n_subbands: int = inst.N_SUBBANDS,
+                  integrations_per_block: int = 2) -> dict:
+    """Write the group's Measurement Set at ``ms_path`` atomically; returns a summary record."""
+    from casacore import tables
+    from pyuvdata.utils.io import ms as ms_utils
+
+    ms_path = Path(ms_path)
+    layout = plan_layout(paths, n_subbands=n_subbands)
+    uvd, old_w = _metadata(layout)
+    # pyuvdata's MS convention (ANTENNA1 <= ANTENNA2): the data conjugated and the uvw negated.
+    flip_conj = bool(np.all(uvd.ant_1_array <= uvd.ant_2_array))
+    if not flip_conj:
+        raise BadInputError(f"{layout.headers[0].path}: baselines with ant_1 > ant_2 are not supported")
+    delta_w = uvd.uvw_array[:, 2] - old_w
+    from pyuvdata import utils as uvutils
+    pol_order = uvutils.pol.determine_pol_order(uvd.polarization_array, order="CASA")
+    autos = uvd.ant_1_array == uvd.ant_2_array
+
+    tmp = ms_path.with_name(ms_path.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    ms = ms_utils.init_ms_file(str(tmp))
+    try:
+        ms.removecols(["WEIGHT_SPECTRUM"])
+        n_rows, n_chan, n_pol = uvd.Nblts, layout.freqs_hz.size, uvd.Npols
+        ms.addrows(n_rows)
+        times, first_row = np.unique(uvd.time_array, return_index=True)
+        if np.any(np.diff(first_row) <= 0) or not np.all(np.diff(uvd.time_array) >= 0):
+            raise BadInputError(f"{layout.headers[0].path}: baseline-times are not ordered by time")
+        bounds = list(first_row[::integrations_per_block]) + [n_rows]
+        files = [h5py.File(h.path, "r") for h in layout.headers]
+        try:
+            for r0, r1 in zip(bounds[:-1], bounds[1:]):
+                data = np.zeros((r1 - r0, n_chan, n_pol), dtype=np.complex64)
+                flags = np.ones((r1 - r0, n_chan, n_pol), dtype=bool)
+                for f, chans, h in zip(files, layout.channel_index, layout.headers):
+                    try:
+                        block = f["Data"]["visdata"][r0:r1]
+                        block_flags = f["Data"]["flags"][r0:r1]
+                    except (OSError, KeyError) as err:
+                        raise BadInputError(f"{h.path}: cannot read visibilities ({err}); truncated or corrupt") from err
+                    if block.dtype.names:
+                        block = block["r"] + 1j * block["i"]
+                    block, block_flags = block.reshape(r1 - r0, -1, n_pol), block_flags.reshape(r1 - r0, -1, n_pol)
+                    data[:, chans] = block
+                    flags[:, chans] = block_flags
+                data *= _phasor(delta_w[r0:r1], layout.freqs_hz)[:, :, None]
+                flags[autos[r0:r1]] = True
+                ms.putcol("DATA", np.conj(data[:, :, pol_order]), startrow=r0, nrow=r1 - r0)
+                ms.putcol("FLAG", flags[:, :, pol_order], startrow=r0, nrow=r1 - r0)
+        finally:
+            for f in files:
+                f.close()
+
+        time_s = (uvd.time_array - 2400000.5) * 86400.0
+        ms.putcol("WEIGHT", np.ones((n_rows, n_pol), dtype=np.float32))
+        ms.putcol("SIGMA", np.ones((n_rows, n_pol), dtype=np.float32))
+        ms.putcol("ANTENNA1", uvd.ant_1_array)
+        ms.putcol("ANTENNA2", uvd.ant_2_array)
+        ms.putcol("INTERVAL", uvd.integration_time)
+        ms.putcol("EXPOSURE", uvd.integration_time)
+        ms.putcol("TIME", time_s)
+        ms.putcol("TIME_CENTROID", time_s)
+        ms.putcol("UVW", -uvd.uvw_array)
+        ms.putcol("SCAN_NUMBER", np.ones(n_rows, dtype=np.int32))
+        ms.putcol("FLAG_ROW", np.zeros(n_rows, dtype=bool) | autos)
+        ms.putcolkeyword("DATA", "QuantumUnits", "Jy")
+        ms.putkeyword("pyuvdata_flip_conj", True)
+    finally:
+        ms.close()
+
+    for writer in (ms_utils.write_ms_antenna, ms_utils.write_ms_data_description, ms_utils.write_ms_feed,
+                   ms_utils.write_ms_field, ms_utils.write_ms_history, ms_utils.write_ms_observation,
+                   ms_utils.write_ms_source, ms_utils.write_ms_spectral_window):
+        writer(str(tmp), uvobj=uvd)
+    ms_utils.write_ms_polarization(str(tmp), pol_order=pol_order, uvobj=uvd)
+    _fill_casa_conventions(str(tmp))
+
+    if ms_path.exists():
+        shutil.rmtree(ms_path)
+    os.replace(tmp, ms_path)
+    centre = next(iter(uvd.phase_center_catalog.values()))
+    return {
+        "ms": str(ms_path),
+        "files": [h.path for h in layout.headers],
+        "subbands": layout.subbands,
+        "missing_subbands": layout.missing_subbands,
+        "n_rows": int(uvd.Nblts),
+        "n_channels": int(layout.freqs_hz.size),
+        "freq_min_hz": float(layout.freqs_hz[0]),
+        "freq_max_hz": float(layout.freqs_hz[-1]),
+        "n_antennas": int(uvd.Nants_data),
+        "phase_centre_ra_deg": float(np.rad2deg(centre["cat_lon"])),
+        "phase_centre_dec_deg": float(np.rad2deg(centre["cat_lat"])),
+        "pointing_dec_apparent_deg": float(np.rad2deg(layout.headers[0].fringestop_dec_rad))
+        if layout.headers[0].fringestop_dec_rad is not None else None,
+    }
+
+
+def _fill_casa_conventions(ms_path: str) -> None:
+    """MS fields pyuvdata leaves empty that CASA tasks read: the telescope name and antenna type."""
+    from casacore import tables
+
+    with tables.table(ms_path + "/OBSERVATION", readonly=False, ack=False) as obs:
+        obs.putcol("TELESCOPE_NAME", [inst.TELESCOPE_NAME] * obs.nrows())
+    with tables.table(ms_path + "/ANTENNA", readonly=False, ack=False) as ant:
+        ant.putcol("TYPE", ["GROUND-BASED"] * ant.nrows())

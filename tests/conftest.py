@@ -1,0 +1,124 @@
+"""Shared fixtures: tiny simulated DSA-110 sessions and one Snakemake run of the workflow per test session."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+import yaml
+
+from dsa110_continuum.ingest import TIMESTAMP_FORMAT, group_time
+from dsa110_continuum.simulate import SimulationConfig, SkySource, simulate_session
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+TINY = SimulationConfig(n_observations=2, n_antennas=10, n_chan_per_subband=4, n_integrations=6,
+                        start_utc="2025-06-01T04:40:00", pointing_dec_deg=30.5, n_field_sources=5)
+
+
+def bright_source_near_centre(truth: dict, d_ra_deg=0.35, d_dec_deg=-0.25, flux_jy=8.0) -> SkySource:
+    """A source offset from the first observation's phase centre (so the rephasing matters)."""
+    ra, dec = truth["observations"][0]["field_centre_icrs_deg"]
+    return SkySource("bright", ra + d_ra_deg, dec + d_dec_deg, flux_jy, 0.0)
+
+
+def simulate(tmp: Path, cfg: SimulationConfig) -> tuple[Path, Path, dict]:
+    incoming, truth_dir = tmp / "incoming", tmp / "truth"
+    truth = simulate_session(cfg, incoming, truth_dir)
+    return incoming, truth_dir, truth
+
+
+def run_snakemake(workdir: Path, configfile: Path, *extra: str) -> subprocess.CompletedProcess:
+    """Run the real workflow (local executor, the repository's default profile) in ``workdir``."""
+    cmd = [str(BIN / "snakemake"), "-s", str(REPO / "Snakefile"), "--directory", str(workdir),
+           "--configfile", str(configfile), "--cores", "2", *extra]
+    return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=1800)
+
+
+def casa_json(*args: str) -> dict:
+    """Run a dsa110_continuum.casa command in its own process (casatools and casacore never share one)."""
+    out = subprocess.run([sys.executable, "-m", "dsa110_continuum.casa", *args], capture_output=True, text=True,
+                         timeout=600, cwd=REPO)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return json.loads(out.stdout)
+
+
+def checksums(directory: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(directory.iterdir())}
+
+
+def _files_of(incoming: Path, group_index: int, truth: dict) -> list[Path]:
+    return [incoming / name for name in truth["observations"][group_index]["files"]]
+
+
+@pytest.fixture(scope="session")
+def tiny_good(tmp_path_factory):
+    """Two complete observations with unit gains and a bright source off the phase centre."""
+    tmp = tmp_path_factory.mktemp("tiny_good")
+    probe = simulate(tmp / "probe", replace(TINY, n_observations=1, n_field_sources=0))[2]
+    cfg = replace(TINY, apply_gains=False, extra_sources=[bright_source_near_centre(probe)])
+    incoming, truth_dir, truth = simulate(tmp, cfg)
+    return {"incoming": incoming, "truth_dir": truth_dir, "truth": truth, "bright": cfg.extra_sources[0]}
+
+
+@pytest.fixture(scope="session")
+def workflow_run(tmp_path_factory, tiny_good):
+    """One Snakemake run over good, incomplete and broken observations; returns what the tests inspect."""
+    tmp = tmp_path_factory.mktemp("workflow")
+    incoming = tmp / "incoming"
+    shutil.copytree(tiny_good["incoming"], incoming)
+
+    # Five more observations, an hour later, each damaged in its own way.
+    bad_in, _, bad_truth = simulate(tmp / "bad", replace(TINY, n_observations=6, start_utc="2025-06-01T05:40:00"))
+    groups = [o["group_id"] for o in bad_truth["observations"]]
+    files = [_files_of(bad_in, k, bad_truth) for k in range(6)]
+    for group_files in files:
+        for path in group_files:
+            shutil.copy2(path, incoming / path.name)
+    by_sb = [{int(p.name[-7:-5]): incoming / p.name for p in group_files} for group_files in files]
+
+    truncated = by_sb[0][5]
+    truncated.write_bytes(truncated.read_bytes()[:20000])
+    misfit = by_sb[1][7]
+    with h5py.File(misfit, "r+") as f:
+        f["Header/freq_array"][...] = f["Header/freq_array"][()] + 3.0e6
+    duplicate = incoming / f"{(group_time(groups[2]) + timedelta(seconds=2)).strftime(TIMESTAMP_FORMAT)}_sb03.hdf5"
+    shutil.copy2(by_sb[2][3], duplicate)
+    antennas = by_sb[3][9]
+    with h5py.File(antennas, "r+") as f:
+        ant2 = f["Header/ant_2_array"][()]
+        f["Header/ant_2_array"][...] = np.where(ant2 == ant2.max(), 50, ant2)
+    for sb in (14, 15):  # 14 of 16 subbands: converted with the missing channels flagged
+        by_sb[4][sb].unlink()
+    for sb in range(10, 16):  # 10 of 16: skipped
+        by_sb[5][sb].unlink()
+    (incoming / "README.txt").write_text("not data\n")
+    (incoming / "2025-06-01T06:30:00_sbXX.hdf5").write_bytes(b"")
+
+    for path in incoming.iterdir():
+        path.chmod(0o444)
+    before = checksums(incoming)
+
+    out = tmp / "results"
+    config = {"incoming_dir": str(incoming), "output_dir": str(out),
+              "ingest": {"settle_time_s": 600, "min_subbands": 12, "min_file_age_s": 0}}
+    configfile = tmp / "config.yaml"
+    configfile.write_text(yaml.safe_dump(config))
+    run = run_snakemake(tmp, configfile)
+    return {
+        "tmp": tmp, "incoming": incoming, "out": out, "configfile": configfile, "run": run,
+        "checksums_before": before, "good_groups": [o["group_id"] for o in tiny_good["truth"]["observations"]],
+        "truncated": (groups[0], truncated), "misfit": (groups[1], misfit), "duplicate": (groups[2], duplicate),
+        "antennas": (groups[3], antennas), "incomplete": groups[4], "skipped": groups[5],
+        "truth": tiny_good["truth"], "bad_truth": bad_truth,
+    }

@@ -1,0 +1,45 @@
+from pathlib import Path
+
+import pytest
+import yaml
+
+from dsa110_continuum.config import ConfigError, load_config, validate_config
+
+REPO = Path(__file__).resolve().parents[2]
+SCHEMA = REPO / "config" / "schema.yaml"
+
+
+def test_shipped_config_is_valid_and_complete():
+    config = load_config(REPO / "config" / "config.yaml", SCHEMA)
+    assert config["ingest"]["n_subbands"] == 16
+    assert config["resources"]["convert"]["threads"] == 1
+
+
+def test_defaults_fill_an_empty_config():
+    config = validate_config({}, SCHEMA)
+    assert config["ingest"] == {"n_subbands": 16, "group_tolerance_s": 60, "settle_time_s": 900,
+                                "min_subbands": 12, "min_file_age_s": 30}
+    assert config["resources"]["convert"]["mem_mb"] > 0
+
+
+def test_partial_section_keeps_user_values_and_gets_defaults():
+    config = validate_config({"ingest": {"settle_time_s": 60}}, SCHEMA)
+    assert config["ingest"]["settle_time_s"] == 60 and config["ingest"]["min_subbands"] == 12
+
+
+@pytest.mark.parametrize("bad, key", [
+    ({"ingest": {"settle_time_s": -5}}, "ingest.settle_time_s"),
+    ({"ingest": {"n_subbands": "sixteen"}}, "ingest.n_subbands"),
+    ({"resources": {"convert": {"mem_mb": 4000}}}, "resources.convert"),
+    ({"convert": {"integrations_per_block": 0}}, "convert.integrations_per_block"),
+])
+def test_invalid_values_name_the_key(bad, key):
+    with pytest.raises(ConfigError, match=rf"'{key}'"):
+        validate_config(bad, SCHEMA)
+
+
+def test_misspelt_key_is_rejected(tmp_path):
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump({"ingset": {}}))
+    with pytest.raises(ConfigError, match="ingset"):
+        load_config(path, SCHEMA)
