@@ -4,10 +4,6 @@ from snakemake.exceptions import WorkflowError
 from snakemake.logging import logger
 
 from dsa110_continuum import ingest
-from dsa110_continuum.casa import site_config_path
-
-# Every CASA process started by this workflow (locally or on SLURM) uses the offline site config.
-os.environ["CASASITECONFIG"] = site_config_path()
 
 OUT = config["output_dir"]
 LOGS = f"{OUT}/logs"

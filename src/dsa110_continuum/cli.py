@@ -1,4 +1,4 @@
-"""Command line: ``dsa110-continuum simulate | summary``."""
+"""Command line: ``dsa110-continuum simulate | convert | summary``."""
 
 from __future__ import annotations
 
@@ -48,6 +48,15 @@ def _simulate(args) -> None:
           f"truth in {args.truth}")
 
 
+def _convert(args) -> None:
+    import json
+
+    from .convert import convert_group
+
+    record = convert_group([str(p) for p in args.files], args.ms, n_subbands=args.n_subbands, threads=args.threads)
+    print(json.dumps(record, indent=1))
+
+
 def _summary(args) -> None:
     from .summary import print_run_summary
 
@@ -77,6 +86,13 @@ def main(argv=None) -> None:
     sim.add_argument("--no-noise", action="store_true")
     sim.add_argument("--no-gains", action="store_true", help="unit antenna gains")
     sim.set_defaults(func=_simulate)
+
+    conv = sub.add_parser("convert", help="convert one observation's UVH5 subband files to a Measurement Set")
+    conv.add_argument("files", nargs="+", type=Path)
+    conv.add_argument("--ms", required=True, type=Path, help="Measurement Set to write")
+    conv.add_argument("--n-subbands", type=int, default=16)
+    conv.add_argument("--threads", type=int, default=2)
+    conv.set_defaults(func=_convert)
 
     summ = sub.add_parser("summary", help="what the workflow produced, and checks against the simulation truth")
     summ.add_argument("--configfile", default="config/config.yaml")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -306,6 +307,9 @@ def simulate_session(cfg: SimulationConfig, incoming_dir: str | Path, truth_dir:
             header["freq_array"] = obs["freqs_hz"][chans][::-1][None, :]
             vis = corrupt(cfg, obs["model"][:, :, chans], all_freqs[chans], gains[:, chans], obs, rng)
             write_dsa110_uvh5(path, vis=vis[:, ::-1], flags=np.zeros(vis.shape, dtype=bool), header=header)
+            # As the correlator would have left it: written when the observation ended.
+            written_s = (start + obs_len).timestamp()
+            os.utime(path, (written_s, written_s))
             files.append(path.name)
         observations.append({
             "group_id": group_id,

@@ -136,6 +136,9 @@ def write_dsa110_uvh5(path: str | Path, *, vis: np.ndarray, flags: np.ndarray, h
                 hdr[key] = value
         data = f.create_group("Data")
         data.create_dataset("visdata", data=vis.reshape(n_blts, 1, n_freqs, n_pols).astype(np.complex64))
-        data.create_dataset("flags", data=flags.reshape(n_blts, 1, n_freqs, n_pols))
-        data.create_dataset("nsamples", data=np.ones((n_blts, 1, n_freqs, n_pols), dtype=np.float32))
+        # Flags and sample counts compress to almost nothing (lzf, as pyuvdata's writer offers):
+        # a full-scale subband file is ~97 MB, like the real ones.
+        data.create_dataset("flags", data=flags.reshape(n_blts, 1, n_freqs, n_pols), compression="lzf")
+        data.create_dataset("nsamples", data=np.ones((n_blts, 1, n_freqs, n_pols), dtype=np.float32),
+                            compression="lzf")
     tmp.replace(path)

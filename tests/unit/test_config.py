@@ -12,7 +12,7 @@ SCHEMA = REPO / "config" / "schema.yaml"
 def test_shipped_config_is_valid_and_complete():
     config = load_config(REPO / "config" / "config.yaml", SCHEMA)
     assert config["ingest"]["n_subbands"] == 16
-    assert config["resources"]["convert"]["threads"] == 1
+    assert config["resources"]["convert"]["threads"] == 2
 
 
 def test_defaults_fill_an_empty_config():

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from pyuvdata import UVData
 
-from dsa110_continuum.convert import _phasor, convert_group, plan_layout
+from dsa110_continuum.convert import _rephase_into, convert_group, plan_layout
 from dsa110_continuum.simulate import SimulationConfig, simulate_session
 from dsa110_continuum.uvh5 import BadInputError
 
@@ -52,11 +52,18 @@ def test_layout_is_the_full_band_ascending(group):
     assert list(sb00) == [47, 46, 45]  # sb00's descending channels land at the top of the band
 
 
-def test_phasor_recurrence_matches_direct_exponential():
+def test_rephasing_kernel_matches_direct_exponential():
+    """A descending 48-channel block lands reversed in the band, rotated and conjugated (MS convention)."""
     freqs = 1.3e9 + 244140.625 * np.arange(768)
     dw = np.array([-1234.5, 0.0, 873.2])
-    direct = np.exp(-2j * np.pi * dw[:, None] * freqs[None, :] / 299792458.0)
-    assert np.allclose(_phasor(dw, freqs), direct, atol=1e-9)
+    rng = np.random.default_rng(1)
+    block = (rng.standard_normal((3, 48, 2)) + 1j * rng.standard_normal((3, 48, 2))).astype(np.complex64)
+    out = np.zeros((3, 768, 2), dtype=np.complex64)
+    _rephase_into(out, block, 767, -1, dw, freqs[0], freqs[1] - freqs[0])
+    chans = 767 - np.arange(48)
+    expected = np.conj(block * np.exp(-2j * np.pi * dw[:, None] * freqs[chans][None, :] / 299792458.0)[..., None])
+    assert np.allclose(out[:, chans], expected, atol=1e-5)
+    assert not out[:, :720].any()
 
 
 def test_missing_subbands_are_flagged_not_dropped(copy_of, tmp_path):
