@@ -14,9 +14,10 @@ config.update(validate_config(config, f"{workflow.basedir}/config/schema.yaml"))
 include: "rules/common.smk"
 include: "rules/ingest.smk"
 include: "rules/convert.smk"
+include: "rules/calibrate.smk"
 
 
 rule all:
     input:
-        final_targets(),
+        final_targets,
     default_target: True

@@ -4,8 +4,22 @@ from snakemake.exceptions import WorkflowError
 from snakemake.logging import logger
 
 from dsa110_continuum import ingest
+from dsa110_continuum.records import read_json
 
 OUT = config["output_dir"]
+CALIBRATION = config["calibration"]
+
+
+def resolve_config_path(path):
+    """A config path relative to the working directory, or else to the workflow directory."""
+    if path is None or os.path.exists(path):
+        return path
+    beside_workflow = os.path.join(workflow.basedir, path)
+    return beside_workflow if os.path.exists(beside_workflow) else path
+
+
+for key in ("catalogue", "fallback_catalogue"):
+    CALIBRATION[key] = resolve_config_path(CALIBRATION[key])
 LOGS = f"{OUT}/logs"
 GROUP_RE = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}"
 
@@ -60,8 +74,26 @@ def threads_for(rule_name):
     return config["resources"][rule_name].get("threads", 1)
 
 
-def final_targets():
-    return [
-        f"{OUT}/group_index.csv",
-        *expand(f"{OUT}/ms/{{group}}.json", group=TO_PROCESS),
-    ]
+def group_records():
+    """All decided observations' index records (after the group_index checkpoint)."""
+    checkpoints.group_index.get()
+    return [read_json(f"{OUT}/groups/{group}.json") for group in DECIDED]
+
+
+def calibrator_groups():
+    """Calibrator observations that can be solved: a transit inside, and a conversion that has not failed."""
+    return [r["group_id"] for r in group_records() if r["action"] == "process" and r["calibrator"]
+            and not os.path.exists(f"{OUT}/failures/convert/{r['group_id']}.json")]
+
+
+def calibration_assignments():
+    """Which calibration set (calibrator observation) serves each observation, or None (after the registry)."""
+    return read_json(checkpoints.calibration_registry.get().output[0])["assignments"]
+
+
+def final_targets(wildcards):
+    targets = [f"{OUT}/group_index.csv", f"{OUT}/calibration/registry.json"]
+    if config["convert"]["keep_ms"]:
+        targets += expand(f"{OUT}/ms/{{group}}.json", group=TO_PROCESS)
+    assigned = [group for group, cal_set in calibration_assignments().items() if cal_set]
+    return targets + expand(f"{OUT}/calibrated/{{group}}.json", group=assigned)

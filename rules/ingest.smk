@@ -1,12 +1,14 @@
 rule index_group:
-    """Record one observation's members, pointing declination, times and what the workflow decided."""
+    """Record one observation's members, pointing declination, times, calibrator transit and what was decided."""
     input:
-        group_files,
+        files=group_files,
+        catalogue=[p for p in (CALIBRATION["catalogue"], CALIBRATION["fallback_catalogue"]) if p],
     output:
         f"{OUT}/groups/{{group}}.json",
     params:
         action=lambda wildcards: decision(wildcards).action,
         reason=lambda wildcards: decision(wildcards).reason,
+        calibration=CALIBRATION,
     log:
         f"{LOGS}/index_group/{{group}}.log",
     threads: threads_for("index_group")
@@ -19,7 +21,7 @@ rule index_group:
         "../scripts/index_group.py"
 
 
-rule group_index:
+checkpoint group_index:
     """One CSV row per observation seen: the index other stages and operators read."""
     input:
         expand(f"{OUT}/groups/{{group}}.json", group=DECIDED),

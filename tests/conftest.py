@@ -111,7 +111,7 @@ def workflow_run(tmp_path_factory, tiny_good):
 
     out = tmp / "results"
     config = {"incoming_dir": str(incoming), "output_dir": str(out),
-              "ingest": {"settle_time_s": 600, "min_subbands": 12, "min_file_age_s": 0}}
+              "ingest": {"settle_time_s": 600, "min_subbands": 12, "min_file_age_s": 0}, "convert": {"keep_ms": True}}
     configfile = tmp / "config.yaml"
     configfile.write_text(yaml.safe_dump(config))
     run = run_snakemake(tmp, configfile)

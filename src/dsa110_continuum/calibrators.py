@@ -32,6 +32,7 @@ __all__ = [
     "apparent_radec_deg",
     "select_calibrator",
     "choose_calibration_set",
+    "primary_beam_track",
 ]
 
 #: Spectral index assumed for fallback sources whose file gives none.
@@ -502,3 +503,20 @@ def choose_calibration_set(
         if best_key is None or key < best_key:
             best_key, best = key, s
     return best
+
+
+def primary_beam_track(cal: Calibrator, pointing_dec_deg: float, mjd_utc, freq_hz, *,
+                       site_lon_deg: float = -118.2856, dish_diameter_m: float = 4.65) -> np.ndarray:
+    """Primary-beam power at a calibrator as it drifts through the meridian beam, shape (Ntime, Nfreq).
+
+    The dishes point at hour angle 0 and the (apparent) pointing declination; a calibrator at
+    hour angle HA is at angular distance acos(sin dc sin dp + cos dc cos dp cos HA) from the
+    beam centre.
+    """
+    mjd = np.atleast_1d(np.asarray(mjd_utc, dtype=float))
+    ra_app, dec_app = apparent_radec_deg(cal.ra_deg, cal.dec_deg, float(np.median(mjd)))
+    hour_angle = _wrap_pi(_last_rad(mjd, site_lon_deg) - np.deg2rad(ra_app))
+    dc, dp = np.deg2rad(dec_app), np.deg2rad(pointing_dec_deg)
+    cos_offset = np.sin(dc) * np.sin(dp) + np.cos(dc) * np.cos(dp) * np.cos(hour_angle)
+    offset = np.arccos(np.clip(cos_offset, -1.0, 1.0))
+    return airy_power_beam(offset[:, None], np.atleast_1d(freq_hz)[None, :], dish_diameter_m)

@@ -27,16 +27,20 @@ def use_offline_casa() -> None:
     os.environ["CASASITECONFIG"] = site_config_path()
 
 
-def _tools():
-    use_offline_casa()
+def casa_tools():
+    """The casatools module, imported with the offline site configuration."""
     import casatools
 
     return casatools
 
 
+# Importing this module prepares CASA: whatever imports casatools or casatasks after it stays offline.
+use_offline_casa()
+
+
 def ms_summary(ms_path: str) -> dict:
     """What a user checks first in an MS: channels, band, phase centre, antennas, times, telescope."""
-    ct = _tools()
+    ct = casa_tools()
     tb = ct.table()
     summary = {}
     tb.open(f"{ms_path}/SPECTRAL_WINDOW")
@@ -78,7 +82,7 @@ def ms_summary(ms_path: str) -> dict:
 
 def dirty_image_peak(ms_path: str, image_prefix: str, *, imsize: int = 256, cell_arcsec: float = 20.0) -> dict:
     """Make a natural-weighted dirty image with tclean and return its brightest pixel's ICRS position."""
-    _tools()
+    casa_tools()
     from casatasks import tclean
 
     tclean(vis=ms_path, imagename=image_prefix, imsize=imsize, cell=f"{cell_arcsec}arcsec", niter=0,
@@ -88,7 +92,7 @@ def dirty_image_peak(ms_path: str, image_prefix: str, *, imsize: int = 256, cell
 
 def image_peak(image_path: str) -> dict:
     """Position (deg) and value of an image's maximum pixel."""
-    ct = _tools()
+    ct = casa_tools()
     ia = ct.image()
     ia.open(image_path)
     try:

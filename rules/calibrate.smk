@@ -1,0 +1,72 @@
+rule solve_calibration:
+    """Bandpass and phase-only gains on one calibrator transit, with a QA verdict (failed QA is a record, not an error)."""
+    input:
+        ms=f"{OUT}/ms/{{group}}.ms",
+        index=f"{OUT}/groups/{{group}}.json",
+    output:
+        tables=directory(f"{OUT}/calibration/{{group}}/tables"),
+        qa=f"{OUT}/calibration/{{group}}/qa.json",
+    params:
+        settings={key: CALIBRATION[key] for key in ("minsnr", "max_flagged_fraction", "min_good_antennas",
+                                                    "gain_solint", "solve_timebin_s", "rfi_flagging")}
+        | {"refant_preference": tuple(CALIBRATION["refant_preference"])},
+        work_dir=f"{OUT}/calibration/{{group}}/work",
+    log:
+        f"{LOGS}/solve_calibration/{{group}}.log",
+    threads: threads_for("solve_calibration")
+    resources:
+        mem_mb=scaled("solve_calibration", "mem_mb"),
+        runtime=scaled("solve_calibration", "runtime_min"),
+    conda:
+        "../envs/pipeline.yaml"
+    script:
+        "../scripts/solve_calibration.py"
+
+
+def chosen_set_files(wildcards):
+    group = calibration_assignments().get(wildcards.group)
+    if group is None:
+        raise WorkflowError(f"observation {wildcards.group} has no valid calibration set yet")
+    return {"qa": f"{OUT}/calibration/{group}/qa.json", "tables": f"{OUT}/calibration/{group}/tables"}
+
+
+rule apply_calibration:
+    """Calibrated copy of one observation's MS, using the nearest valid calibration set."""
+    input:
+        unpack(chosen_set_files),
+        ms=f"{OUT}/ms/{{group}}.ms",
+        index=f"{OUT}/groups/{{group}}.json",
+    output:
+        ms=directory(f"{OUT}/calibrated/{{group}}.ms"),
+        record=f"{OUT}/calibrated/{{group}}.json",
+    params:
+        failure_record=f"{OUT}/failures/apply/{{group}}.json",
+    log:
+        f"{LOGS}/apply_calibration/{{group}}.log",
+    threads: threads_for("apply_calibration")
+    resources:
+        mem_mb=scaled("apply_calibration", "mem_mb"),
+        runtime=scaled("apply_calibration", "runtime_min"),
+    conda:
+        "../envs/pipeline.yaml"
+    script:
+        "../scripts/apply_calibration.py"
+
+
+checkpoint calibration_registry:
+    """Every calibration set with its validity window and verdict, and which set each observation uses."""
+    input:
+        index=expand(f"{OUT}/groups/{{group}}.json", group=DECIDED),
+        qa=lambda wildcards: expand(f"{OUT}/calibration/{{group}}/qa.json", group=calibrator_groups()),
+        group_index=f"{OUT}/group_index.csv",
+    output:
+        f"{OUT}/calibration/registry.json",
+    params:
+        validity_hours=CALIBRATION["validity_hours"],
+    log:
+        f"{LOGS}/calibration_registry.log",
+    localrule: True
+    conda:
+        "../envs/pipeline.yaml"
+    script:
+        "../scripts/calibration_registry.py"

@@ -1,0 +1,22 @@
+import os
+
+from dsa110_continuum.calibrate import SolveSettings, solve
+from dsa110_continuum.records import logged_step, read_json, utc_now_iso, write_json_atomic
+from dsa110_continuum.registry import calibrator_from_record
+
+group = snakemake.wildcards.group
+settings = snakemake.params.settings
+with logged_step(snakemake.log[0]) as log:
+    transit = read_json(snakemake.input.index)["calibrator"]
+    try:
+        qa = solve(snakemake.input.ms, snakemake.output.tables, cal=calibrator_from_record(transit["calibrator"]),
+                   transit_mjd=transit["transit_mjd"], pointing_dec_deg=read_json(snakemake.input.index)["pointing_dec_deg"],
+                   settings=SolveSettings(**settings), work_dir=snakemake.params.work_dir)
+    except Exception as err:  # a failed solve is a QA verdict, recorded, never a crash of the workflow
+        log.exception("solve of %s failed", group)
+        qa = {"passed": False, "reasons": [f"solve failed: {type(err).__name__}: {err}"], "calibrator": transit["calibrator"],
+              "transit_mjd": transit["transit_mjd"], "bandpass_table": None, "gain_table": None}
+    os.makedirs(snakemake.output.tables, exist_ok=True)  # empty when the solve produced no usable tables
+    qa.update(set_id=group, solved_at=utc_now_iso(), log=snakemake.log[0])
+    log.info("calibration set %s: %s %s", group, "PASSED" if qa["passed"] else "FAILED", "; ".join(qa["reasons"]))
+    write_json_atomic(snakemake.output.qa, qa)

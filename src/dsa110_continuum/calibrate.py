@@ -1,0 +1,237 @@
+"""Calibration with CASA: solve bandpass and phase gains on a calibrator transit, QA them, apply them.
+
+Runs in casatools processes only (never beside python-casacore).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .calibrators import Calibrator, primary_beam_track
+from .casa import casa_tools
+from .records import InputError
+
+log = logging.getLogger(__name__)
+
+
+class CalibrationError(InputError):
+    """A calibration input that cannot be used (missing table, empty table, ...)."""
+
+
+@dataclass(frozen=True)
+class SolveSettings:
+    refant_preference: tuple[str, ...] = ()
+    minsnr: float = 5.0
+    max_flagged_fraction: float = 0.25
+    min_good_antennas: int = 4
+    gain_solint: str = "inf"
+    solve_timebin_s: float = 400.0  # longer than an observation: one averaged sample per baseline
+    rfi_flagging: str = "tfcrop"  # or "none"
+
+
+def _flagged_fraction_per_antenna(ms: str) -> dict[int, float]:
+    """Fraction of cross-correlation data flagged, per antenna index present in the data."""
+    tb = casa_tools().table()
+    tb.open(ms)
+    try:
+        ant1, ant2, flag = tb.getcol("ANTENNA1"), tb.getcol("ANTENNA2"), tb.getcol("FLAG")
+    finally:
+        tb.close()
+    cross = ant1 != ant2
+    per_row = flag[:, :, cross].mean(axis=(0, 1))
+    fractions = {}
+    for ant in np.union1d(ant1[cross], ant2[cross]):
+        rows = (ant1[cross] == ant) | (ant2[cross] == ant)
+        fractions[int(ant)] = float(per_row[rows].mean())
+    return fractions
+
+
+def choose_refant(flagged: dict[int, float], names: list[str], preference=()) -> int:
+    """The first preferred antenna (by name) with under half its data flagged, else the least flagged."""
+    for name in preference:
+        if name in names and names.index(name) in flagged and flagged[names.index(name)] < 0.5:
+            return names.index(name)
+    return min(flagged, key=lambda ant: (flagged[ant], ant))
+
+
+def _write_point_source_model(ms: str, cal: Calibrator, pointing_dec_deg: float, integration_times_s: np.ndarray,
+                              timebin_s: float) -> None:
+    """MODEL_DATA = the calibrator's flux spectrum (CASA's Perley-Butler 2017 where CASA knows the source,
+    else the catalogue power law) times the primary beam it drifts through, at the phase centre.
+
+    Each averaged row gets the beam averaged over the original integrations it contains.
+    """
+    from casatasks import setjy
+
+    ct = casa_tools()
+    if cal.casa_standard_name:
+        tb = ct.table()
+        tb.open(f"{ms}/FIELD", nomodify=False)
+        tb.putcell("NAME", 0, cal.casa_standard_name)
+        tb.close()
+        setjy(vis=ms, field="0", standard="Perley-Butler 2017", usescratch=True, scalebychan=True)
+    else:
+        setjy(vis=ms, field="0", standard="manual", fluxdensity=[cal.flux_1400mhz_jy, 0, 0, 0],
+              spix=[cal.spectral_index], reffreq="1.4GHz", usescratch=True, scalebychan=True)
+    tb = ct.table()
+    tb.open(f"{ms}/SPECTRAL_WINDOW")
+    freqs_hz = tb.getcol("CHAN_FREQ")[:, 0]
+    tb.close()
+    tb.open(ms, nomodify=False)
+    try:
+        unique_s, index = np.unique(tb.getcol("TIME"), return_inverse=True)
+        beam = primary_beam_track(cal, pointing_dec_deg, integration_times_s / 86400.0, freqs_hz)  # (Nint, Nchan)
+        in_bin = np.abs(integration_times_s[None, :] - unique_s[:, None]) <= timebin_s / 2
+        binned = (in_bin.astype(float) @ beam) / in_bin.sum(axis=1, keepdims=True)  # (Nbin, Nchan)
+        model = tb.getcol("MODEL_DATA")  # (Npol, Nchan, Nrow)
+        model *= binned.T[None, :, index]
+        tb.putcol("MODEL_DATA", model)
+    finally:
+        tb.close()
+
+
+def _solution_qa(bcal: str, gcal: str, antennas_in_data: list[int], settings: SolveSettings) -> dict:
+    """Figures and verdict of one solve from its tables."""
+    tb = casa_tools().table()
+    tb.open(bcal)
+    b_gain, b_flag, b_snr, b_ant = tb.getcol("CPARAM"), tb.getcol("FLAG"), tb.getcol("SNR"), tb.getcol("ANTENNA1")
+    tb.close()
+    tb.open(gcal)
+    g_flag, g_ant = tb.getcol("FLAG"), tb.getcol("ANTENNA1")
+    tb.close()
+    in_data = np.isin(b_ant, antennas_in_data)
+    flagged_fraction = float(b_flag[:, :, in_data].mean()) if in_data.any() else 1.0
+    good = sorted(int(a) for a in b_ant[in_data] if not b_flag[:, :, b_ant == a].mean() > 0.5
+                  and not g_flag[:, :, g_ant == a].all())
+    snr = b_snr[:, :, in_data][~b_flag[:, :, in_data]]
+    # Phase scatter: channel-to-channel rms of the bandpass phase after removing each antenna's delay slope.
+    scatter = []
+    chans = np.arange(b_gain.shape[1])
+    for k in np.nonzero(in_data)[0]:
+        for pol in range(b_gain.shape[0]):
+            ok = ~b_flag[pol, :, k]
+            if ok.sum() > 3:
+                phase = np.unwrap(np.angle(b_gain[pol, ok, k]))
+                residual = phase - np.polyval(np.polyfit(chans[ok], phase, 1), chans[ok])
+                scatter.append(np.rad2deg(residual.std()))
+    reasons = []
+    if flagged_fraction > settings.max_flagged_fraction:
+        reasons.append(f"{flagged_fraction:.0%} of bandpass solutions flagged (limit {settings.max_flagged_fraction:.0%})")
+    if len(good) < settings.min_good_antennas:
+        reasons.append(f"only {len(good)} antennas with good solutions (minimum {settings.min_good_antennas})")
+    return {
+        "passed": not reasons,
+        "reasons": reasons,
+        "flagged_fraction": flagged_fraction,
+        "n_good_antennas": len(good),
+        "n_antennas_in_data": len(antennas_in_data),
+        "median_snr": float(np.median(snr)) if snr.size else 0.0,
+        "phase_scatter_deg": float(np.median(scatter)) if scatter else None,
+    }
+
+
+def solve(ms: str, out_dir: str, *, cal: Calibrator, transit_mjd: float, pointing_dec_deg: float,
+          settings: SolveSettings, work_dir: str) -> dict:
+    """Solve bandpass + phase-only gains on one calibrator observation; returns the QA record.
+
+    Tables go to ``out_dir`` (written under a temporary name, then renamed). A solve that cannot
+    produce usable tables is a failed-QA record, not an exception.
+    """
+    from casatasks import bandpass, flagdata, gaincal, mstransform, phaseshift
+
+    work = Path(work_dir)
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    record = {"calibrator": asdict(cal), "transit_mjd": transit_mjd, "pointing_dec_deg": pointing_dec_deg,
+              "settings": asdict(settings), "bandpass_table": None, "gain_table": None}
+    # At the calibrator's position its visibilities are coherent over the whole transit, so they are
+    # averaged in time before solving: the solve then costs what one integration would.
+    phaseshift(vis=ms, outputvis=str(work / "shifted.ms"), datacolumn="data",
+               phasecenter=f"ICRS {cal.ra_deg:.8f}deg {cal.dec_deg:.8f}deg")
+    shifted = str(work / "calibrator.ms")
+    mstransform(vis=str(work / "shifted.ms"), outputvis=shifted, datacolumn="data", timeaverage=True,
+                timebin=f"{settings.solve_timebin_s}s")
+    shutil.rmtree(work / "shifted.ms")
+    flagdata(vis=shifted, mode="manual", autocorr=True, flagbackup=False)
+    if settings.rfi_flagging == "tfcrop":
+        flagdata(vis=shifted, mode="tfcrop", datacolumn="data", flagbackup=False)
+    flagged = _flagged_fraction_per_antenna(shifted)
+    usable = {ant: f for ant, f in flagged.items() if f < 1.0}
+    record["data_flagged_fraction"] = float(np.mean(list(flagged.values()))) if flagged else 1.0
+    if len(usable) < settings.min_good_antennas:
+        return {**record, "passed": False, "reasons": [f"no usable data: {len(usable)} antennas with unflagged data"]}
+
+    tb = casa_tools().table()
+    tb.open(f"{shifted}/ANTENNA")
+    names = list(tb.getcol("NAME"))
+    tb.close()
+    refant = choose_refant(usable, names, settings.refant_preference)
+    record["refant"] = names[refant]
+    tb.open(ms)
+    integration_times_s = np.unique(tb.getcol("TIME"))
+    tb.close()
+    _write_point_source_model(shifted, cal, pointing_dec_deg, integration_times_s, settings.solve_timebin_s)
+
+    staging = Path(f"{out_dir}.partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    bcal, gcal = str(staging / "bandpass.bcal"), str(staging / "gains.gcal")
+    refant_sel = str(refant)
+    bandpass(vis=shifted, caltable=bcal, field="0", solint="inf", combine="scan", refant=refant_sel,
+             minsnr=settings.minsnr, solnorm=False, bandtype="B")
+    if not os.path.isdir(bcal):
+        return {**record, "passed": False, "reasons": ["bandpass produced no table (no data above the SNR limit)"]}
+    gaincal(vis=shifted, caltable=gcal, field="0", solint=settings.gain_solint, calmode="p", gaintable=[bcal],
+            refant=refant_sel, minsnr=settings.minsnr)
+    if not os.path.isdir(gcal):
+        return {**record, "passed": False, "reasons": ["gaincal produced no table"]}
+    qa = _solution_qa(bcal, gcal, sorted(usable), settings)
+    shutil.rmtree(out_dir, ignore_errors=True)
+    os.replace(staging, out_dir)
+    shutil.rmtree(work, ignore_errors=True)
+    return {**record, **qa, "bandpass_table": f"{out_dir}/bandpass.bcal", "gain_table": f"{out_dir}/gains.gcal"}
+
+
+def check_caltable(path: str) -> None:
+    """Raise CalibrationError naming the table when it is missing, unreadable or empty."""
+    if not os.path.isdir(path):
+        raise CalibrationError(f"{path}: calibration table does not exist")
+    tb = casa_tools().table()
+    try:
+        tb.open(path)
+        n_rows = tb.nrows()
+        tb.close()
+    except RuntimeError as err:
+        raise CalibrationError(f"{path}: calibration table cannot be read ({err})") from err
+    if n_rows == 0:
+        raise CalibrationError(f"{path}: calibration table is empty")
+
+
+def apply(ms: str, out_ms: str, *, bandpass_table: str, gain_table: str) -> None:
+    """Write a calibrated copy of ``ms`` whose DATA column holds the calibrated visibilities."""
+    from casatasks import applycal
+
+    for table in (bandpass_table, gain_table):
+        check_caltable(table)
+    staging = f"{out_ms}.partial"
+    shutil.rmtree(staging, ignore_errors=True)
+    shutil.copytree(ms, staging)
+    applycal(vis=staging, gaintable=[bandpass_table, gain_table], interp=["nearest", "linear"], calwt=False,
+             flagbackup=False)
+    tb = casa_tools().table()
+    tb.open(staging, nomodify=False)
+    try:
+        if "CORRECTED_DATA" not in tb.colnames():
+            raise CalibrationError(f"{ms}: applycal wrote no calibrated data")
+        tb.removecols("DATA")
+        tb.renamecol("CORRECTED_DATA", "DATA")
+    finally:
+        tb.close()
+    shutil.rmtree(out_ms, ignore_errors=True)
+    os.replace(staging, out_ms)
