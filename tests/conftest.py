@@ -122,3 +122,55 @@ def workflow_run(tmp_path_factory, tiny_good):
         "antennas": (groups[3], antennas), "incomplete": groups[4], "skipped": groups[5],
         "truth": tiny_good["truth"], "bad_truth": bad_truth,
     }
+
+
+def write_catalogue(path: Path, sources: list[SkySource]) -> Path:
+    lines = ["name,ra_deg,dec_deg,flux_1400mhz_jy,spectral_index,casa_standard_name"]
+    lines += [f"{s.name},{s.ra_deg:.8f},{s.dec_deg:.8f},{s.flux_jy},{s.spectral_index}," for s in sources]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture(scope="session")
+def calibration_runs(tmp_path_factory):
+    """Eight full-length observations with injected gains: calibrator A transits in obs1 (ruined: all
+    flagged), B in obs7, a bright target source sits in obs4 (each ~3 deg, a primary-beam null, from the others).
+
+    Run 1 sees obs0-3 only (no valid set: all wait); run 2 sees all eight (everything uses B).
+    """
+    tmp = tmp_path_factory.mktemp("calibration")
+    cfg = replace(TINY, n_observations=8, n_integrations=24, n_field_sources=2, field_flux_range_jy=(0.05, 0.3))
+    probe = simulate(tmp / "probe", replace(cfg, n_field_sources=0, add_noise=False))[2]
+    centre = [o["field_centre_icrs_deg"] for o in probe["observations"]]
+    cal_a = SkySource("TESTCAL_A", centre[1][0], centre[1][1] + 0.1, 15.0, -0.5)
+    cal_b = SkySource("TESTCAL_B", centre[7][0], centre[7][1] - 0.1, 15.0, -0.5)
+    target = SkySource("bright", centre[4][0] + 0.3, centre[4][1] - 0.2, 5.0, -0.7)
+    incoming_all, truth_dir, truth = simulate(tmp / "sim", replace(cfg, calibrators=[cal_a, cal_b], extra_sources=[target]))
+    groups = [o["group_id"] for o in truth["observations"]]
+    for name in truth["observations"][1]["files"]:  # ruin calibrator A's observation
+        with h5py.File(incoming_all / name, "r+") as f:
+            f["Data/flags"][...] = True
+
+    incoming = tmp / "incoming"
+    incoming.mkdir()
+    catalogue = write_catalogue(tmp / "calibrators.csv", [cal_a, cal_b])
+    config = {"incoming_dir": str(incoming), "output_dir": str(tmp / "results"),
+              "ingest": {"min_file_age_s": 0}, "convert": {"keep_ms": True},
+              "calibration": {"catalogue": str(catalogue)}}
+    configfile = tmp / "config.yaml"
+    configfile.write_text(yaml.safe_dump(config))
+
+    def add(observations):
+        for k in observations:
+            for name in truth["observations"][k]["files"]:
+                shutil.copy2(incoming_all / name, incoming / name)
+
+    add([0, 1, 2, 3])
+    first = run_snakemake(tmp, configfile)
+    registry_first = json.loads((tmp / "results" / "calibration" / "registry.json").read_text())
+    calibrated_first = sorted(p.name for p in (tmp / "results").glob("calibrated/*.json"))
+    add([4, 5, 6, 7])
+    second = run_snakemake(tmp, configfile)
+    return {"tmp": tmp, "out": tmp / "results", "groups": groups, "truth": truth, "truth_dir": truth_dir,
+            "first": first, "second": second, "registry_first": registry_first, "calibrated_first": calibrated_first,
+            "cal_a": cal_a, "cal_b": cal_b, "target": target}

@@ -112,6 +112,14 @@ def main(argv=None) -> None:
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("summary", help="JSON summary of a Measurement Set")
     p.add_argument("ms")
+    p = sub.add_parser("solutions", help="bandpass x gain solutions per antenna")
+    p.add_argument("bandpass_table")
+    p.add_argument("gain_table")
+    p = sub.add_parser("towards", help="visibilities rotated to a direction, averaged over time")
+    p.add_argument("ms")
+    p.add_argument("--ra-deg", type=float, required=True)
+    p.add_argument("--dec-deg", type=float, required=True)
+    p.add_argument("--work-dir", required=True)
     p = sub.add_parser("dirty-peak", help="dirty image with tclean; JSON of its peak")
     p.add_argument("ms")
     p.add_argument("--image-prefix", required=True)
@@ -120,9 +128,62 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     if args.command == "summary":
         result = ms_summary(args.ms)
+    elif args.command == "solutions":
+        result = calibration_solutions(args.bandpass_table, args.gain_table)
+    elif args.command == "towards":
+        result = visibilities_towards(args.ms, args.ra_deg, args.dec_deg, args.work_dir)
     else:
         result = dirty_image_peak(args.ms, args.image_prefix, imsize=args.imsize, cell_arcsec=args.cell_arcsec)
     json.dump(result, sys.stdout)
+
+
+
+def calibration_solutions(bandpass_table: str, gain_table: str) -> dict:
+    """Combined bandpass x phase-gain solutions per antenna (CASA's convention), for checks against the truth."""
+    ct = casa_tools()
+    tb = ct.table()
+    tb.open(bandpass_table)
+    bandpass, antennas, flags = tb.getcol("CPARAM"), tb.getcol("ANTENNA1"), tb.getcol("FLAG")
+    tb.close()
+    tb.open(gain_table)
+    gains, gain_antennas = tb.getcol("CPARAM"), tb.getcol("ANTENNA1")
+    tb.close()
+    gain_by_antenna = {int(a): gains[:, 0, i] for i, a in enumerate(gain_antennas)}
+    combined = np.stack([bandpass[:, :, i] * gain_by_antenna[int(a)][:, None] for i, a in enumerate(antennas)])
+    return {"antennas": antennas.tolist(), "real": combined.real.tolist(), "imag": combined.imag.tolist(),
+            "flagged": flags.transpose(2, 0, 1).tolist()}
+
+
+def visibilities_towards(ms_path: str, ra_deg: float, dec_deg: float, work_dir: str) -> dict:
+    """Cross-correlations rotated to (ra, dec) with CASA's phaseshift, averaged over time and polarisation.
+
+    Returns per-baseline-per-channel mean visibilities (real, imag) and the channel frequencies.
+    """
+    import shutil
+
+    from casatasks import phaseshift
+
+    shifted = f"{work_dir}/towards.ms"
+    shutil.rmtree(shifted, ignore_errors=True)
+    phaseshift(vis=ms_path, outputvis=shifted, datacolumn="data", phasecenter=f"ICRS {ra_deg:.8f}deg {dec_deg:.8f}deg")
+    tb = casa_tools().table()
+    tb.open(shifted)
+    data, flags = tb.getcol("DATA"), tb.getcol("FLAG")
+    ant1, ant2 = tb.getcol("ANTENNA1"), tb.getcol("ANTENNA2")
+    tb.close()
+    tb.open(f"{shifted}/SPECTRAL_WINDOW")
+    freqs = tb.getcol("CHAN_FREQ")[:, 0]
+    tb.close()
+    shutil.rmtree(shifted)
+    cross = ant1 != ant2
+    baselines = sorted(set(zip(ant1[cross].tolist(), ant2[cross].tolist())))
+    mean = []
+    for a1, a2 in baselines:
+        rows = (ant1 == a1) & (ant2 == a2)
+        d = np.ma.masked_array(data[:, :, rows], flags[:, :, rows])
+        mean.append(d.mean(axis=(0, 2)).filled(np.nan))
+    mean = np.array(mean)
+    return {"baselines": baselines, "real": mean.real.tolist(), "imag": mean.imag.tolist(), "freqs_hz": freqs.tolist()}
 
 
 if __name__ == "__main__":

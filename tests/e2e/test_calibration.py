@@ -1,0 +1,100 @@
+"""Calibration end to end: real Snakemake, real CASA, checked against the injected gains and sky."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from conftest import casa_json
+from dsa110_continuum.calibrators import Calibrator, primary_beam_track
+
+pytestmark = pytest.mark.e2e
+
+
+def record(runs, *parts):
+    return json.loads(runs["out"].joinpath(*parts).read_text())
+
+
+def test_runs_succeed(calibration_runs):
+    for run in (calibration_runs["first"], calibration_runs["second"]):
+        assert run.returncode == 0, run.stderr[-4000:]
+
+
+def test_observations_wait_while_no_set_is_valid(calibration_runs):
+    g = calibration_runs["groups"]
+    registry = calibration_runs["registry_first"]
+    assert registry["awaiting_calibration"] == g[:4]
+    assert calibration_runs["calibrated_first"] == []
+    (only_set,) = registry["sets"]
+    assert only_set["set_id"] == g[1] and only_set["status"] == "failed"
+
+
+def test_a_later_run_calibrates_them_with_the_next_valid_set(calibration_runs):
+    g = calibration_runs["groups"]
+    registry = record(calibration_runs, "calibration", "registry.json")
+    assert registry["awaiting_calibration"] == []
+    assert registry["assignments"] == {group: g[7] for group in g}
+    for group in g:
+        calibrated = record(calibration_runs, "calibrated", f"{group}.json")
+        assert calibrated["calibration_set"] == g[7] and calibrated["calibrator"] == "TESTCAL_B"
+        assert (calibration_runs["out"] / "calibrated" / f"{group}.ms").is_dir()
+
+
+def test_rejected_solve_is_recorded_and_never_applied(calibration_runs):
+    g = calibration_runs["groups"]
+    qa = record(calibration_runs, "calibration", g[1], "qa.json")
+    assert qa["passed"] is False and any("no usable data" in reason for reason in qa["reasons"])
+    used = {record(calibration_runs, "calibrated", f"{group}.json")["bandpass_table"] for group in g}
+    assert all(g[1] not in table for table in used)
+    good = record(calibration_runs, "calibration", g[7], "qa.json")
+    assert good["passed"] and good["flagged_fraction"] <= 0.25 and good["n_good_antennas"] == 10
+    assert good["calibrator"]["name"] == "TESTCAL_B" and good["refant"]
+
+
+def test_recovered_gains_match_the_injected_ones(calibration_runs):
+    """CASA's solutions are the conjugates of the simulator's (pyuvdata-convention) gains: the MS stores conj(V)."""
+    qa = record(calibration_runs, "calibration", calibration_runs["groups"][7], "qa.json")
+    solved = casa_json("solutions", qa["bandpass_table"], qa["gain_table"])
+    truth = np.load(calibration_runs["truth_dir"] / "gains.npz")
+    antennas = list(truth["antenna_numbers"])
+    rows = [solved["antennas"].index(a) for a in antennas]
+    gains = np.conj(np.array(solved["real"]) + 1j * np.array(solved["imag"]))[rows]  # (ant, pol, chan)
+    injected = np.transpose(truth["gains"], (0, 2, 1))  # (ant, pol, chan)
+    assert not np.array(solved["flagged"])[rows].any()
+    refant = int(np.argmin(np.abs(np.angle(gains[:, 0, :])).sum(axis=1)))  # CASA zeroes the refant's phase
+    phase_error = np.angle((gains / gains[refant]) / (injected / injected[refant]), deg=True)
+    assert np.sqrt(np.mean(phase_error ** 2)) <= 2.0
+    amplitude_ratio = np.abs(gains) / np.abs(injected)
+    assert np.sqrt(np.mean((amplitude_ratio - 1) ** 2)) <= 0.02
+    shape = lambda g: np.abs(g) / np.abs(g).mean(axis=2, keepdims=True)
+    assert np.sqrt(np.mean((shape(gains) / shape(injected) - 1) ** 2)) <= 0.02
+
+
+def towards(runs, ms, source, tmp_path):
+    vis = casa_json("towards", str(ms), "--ra-deg", str(source.ra_deg), "--dec-deg", str(source.dec_deg),
+                    "--work-dir", str(tmp_path))
+    return np.array(vis["real"]) + 1j * np.array(vis["imag"]), np.array(vis["freqs_hz"])
+
+
+def test_calibrated_calibrator_matches_its_model_flux(calibration_runs, tmp_path):
+    g, cal = calibration_runs["groups"], calibration_runs["cal_b"]
+    vis, freqs = towards(calibration_runs, calibration_runs["out"] / "calibrated" / f"{g[7]}.ms", cal, tmp_path)
+    times_jd = calibration_runs["truth"]["observations"][7]["time_jd"]
+    beam = primary_beam_track(Calibrator(cal.name, cal.ra_deg, cal.dec_deg, cal.flux_jy, cal.spectral_index), 30.5,
+                              np.array(times_jd) - 2400000.5, freqs).mean(axis=0)
+    model = cal.flux_at(freqs) * beam
+    ratio = np.abs(vis.mean(axis=0)) / model
+    assert np.all(np.abs(ratio - 1) <= 0.02), ratio
+    assert np.abs(np.angle(vis.mean(axis=0), deg=True)).max() < 2.0
+
+
+def test_target_source_phases_are_flat_after_calibration(calibration_runs, tmp_path):
+    g, source = calibration_runs["groups"], calibration_runs["target"]
+    calibrated, _ = towards(calibration_runs, calibration_runs["out"] / "calibrated" / f"{g[4]}.ms", source, tmp_path)
+    raw, _ = towards(calibration_runs, calibration_runs["out"] / "ms" / f"{g[4]}.ms", source, tmp_path)
+    band_mean = lambda v: v.mean(axis=1)  # per baseline, over channels
+    phase_rms = lambda v: np.sqrt(np.mean(np.angle(band_mean(v), deg=True) ** 2))
+    assert phase_rms(calibrated) < 10.0
+    assert phase_rms(raw) > 40.0  # the injected gains scramble the phases before calibration
