@@ -81,9 +81,12 @@ def group_records():
 
 
 def calibrator_groups():
-    """Calibrator observations that can be solved: a transit inside, and a conversion that has not failed."""
+    """Calibrator observations that can be solved: a transit inside, and raw files that could be read.
+
+    A calibrator observation whose extraction failed counts as a failed set, so it never blocks the others.
+    """
     return [r["group_id"] for r in group_records() if r["action"] == "process" and r["calibrator"]
-            and not os.path.exists(f"{OUT}/failures/convert/{r['group_id']}.json")]
+            and not os.path.exists(f"{OUT}/failures/extract_calibrator/{r['group_id']}.json")]
 
 
 def calibration_assignments():

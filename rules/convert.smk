@@ -3,7 +3,7 @@ rule convert:
     input:
         group_files,
     output:
-        ms=directory(f"{OUT}/ms/{{group}}.ms") if config["convert"]["keep_ms"] else temp(directory(f"{OUT}/ms/{{group}}.ms")),
+        ms=directory(f"{OUT}/ms/{{group}}.ms"),
         record=f"{OUT}/ms/{{group}}.json",
     params:
         n_subbands=config["ingest"]["n_subbands"],

@@ -5,17 +5,19 @@ from dsa110_continuum.records import logged_step, read_json, utc_now_iso, write_
 from dsa110_continuum.registry import calibrator_from_record
 
 group = snakemake.wildcards.group
-settings = snakemake.params.settings
 with logged_step(snakemake.log[0]) as log:
-    transit = read_json(snakemake.input.index)["calibrator"]
+    index = read_json(snakemake.input.index)
+    transit = index["calibrator"]
     try:
         qa = solve(snakemake.input.ms, snakemake.output.tables, cal=calibrator_from_record(transit["calibrator"]),
-                   transit_mjd=transit["transit_mjd"], pointing_dec_deg=read_json(snakemake.input.index)["pointing_dec_deg"],
-                   settings=SolveSettings(**settings), work_dir=snakemake.params.work_dir)
+                   transit_mjd=transit["transit_mjd"], pointing_dec_deg=index["pointing_dec_deg"],
+                   integration_times_mjd=read_json(snakemake.input.record)["integration_times_mjd"],
+                   settings=SolveSettings(**snakemake.params.settings))
     except Exception as err:  # a failed solve is a QA verdict, recorded, never a crash of the workflow
         log.exception("solve of %s failed", group)
-        qa = {"passed": False, "reasons": [f"solve failed: {type(err).__name__}: {err}"], "calibrator": transit["calibrator"],
-              "transit_mjd": transit["transit_mjd"], "bandpass_table": None, "gain_table": None}
+        qa = {"passed": False, "reasons": [f"solve failed: {type(err).__name__}: {err}"],
+              "calibrator": transit["calibrator"], "transit_mjd": transit["transit_mjd"],
+              "bandpass_table": None, "gain_table": None}
     os.makedirs(snakemake.output.tables, exist_ok=True)  # empty when the solve produced no usable tables
     qa.update(set_id=group, solved_at=utc_now_iso(), log=snakemake.log[0])
     log.info("calibration set %s: %s %s", group, "PASSED" if qa["passed"] else "FAILED", "; ".join(qa["reasons"]))

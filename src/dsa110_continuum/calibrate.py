@@ -1,4 +1,4 @@
-"""Calibration with CASA: solve bandpass and phase gains on a calibrator transit, QA them, apply them.
+"""Calibration with CASA: solve bandpass and phase-only gains on a calibrator transit and QA them.
 
 Runs in casatools processes only (never beside python-casacore).
 """
@@ -15,13 +15,8 @@ import numpy as np
 
 from .calibrators import Calibrator, primary_beam_track
 from .casa import casa_tools
-from .records import InputError
 
 log = logging.getLogger(__name__)
-
-
-class CalibrationError(InputError):
-    """A calibration input that cannot be used (missing table, empty table, ...)."""
 
 
 @dataclass(frozen=True)
@@ -31,8 +26,7 @@ class SolveSettings:
     max_flagged_fraction: float = 0.25
     min_good_antennas: int = 4
     gain_solint: str = "inf"
-    solve_timebin_s: float = 400.0  # longer than an observation: one averaged sample per baseline
-    rfi_flagging: str = "tfcrop"  # or "none"
+    rfi_flagging: str = "rflag"  # CASA flagdata mode: rflag, tfcrop or none
 
 
 def _flagged_fraction_per_antenna(ms: str) -> dict[int, float]:
@@ -60,12 +54,11 @@ def choose_refant(flagged: dict[int, float], names: list[str], preference=()) ->
     return min(flagged, key=lambda ant: (flagged[ant], ant))
 
 
-def _write_point_source_model(ms: str, cal: Calibrator, pointing_dec_deg: float, integration_times_s: np.ndarray,
-                              timebin_s: float) -> None:
+def _write_point_source_model(ms: str, cal: Calibrator, pointing_dec_deg: float,
+                              integration_times_s: np.ndarray) -> None:
     """MODEL_DATA = the calibrator's flux spectrum (CASA's Perley-Butler 2017 where CASA knows the source,
-    else the catalogue power law) times the primary beam it drifts through, at the phase centre.
-
-    Each averaged row gets the beam averaged over the original integrations it contains.
+    else the catalogue power law) times the primary beam it drifts through, averaged over the
+    integrations that were averaged into the data, at the phase centre.
     """
     from casatasks import setjy
 
@@ -85,12 +78,9 @@ def _write_point_source_model(ms: str, cal: Calibrator, pointing_dec_deg: float,
     tb.close()
     tb.open(ms, nomodify=False)
     try:
-        unique_s, index = np.unique(tb.getcol("TIME"), return_inverse=True)
-        beam = primary_beam_track(cal, pointing_dec_deg, integration_times_s / 86400.0, freqs_hz)  # (Nint, Nchan)
-        in_bin = np.abs(integration_times_s[None, :] - unique_s[:, None]) <= timebin_s / 2
-        binned = (in_bin.astype(float) @ beam) / in_bin.sum(axis=1, keepdims=True)  # (Nbin, Nchan)
+        beam = primary_beam_track(cal, pointing_dec_deg, integration_times_s / 86400.0, freqs_hz).mean(axis=0)
         model = tb.getcol("MODEL_DATA")  # (Npol, Nchan, Nrow)
-        model *= binned.T[None, :, index]
+        model *= beam[None, :, None]
         tb.putcol("MODEL_DATA", model)
     finally:
         tb.close()
@@ -136,102 +126,50 @@ def _solution_qa(bcal: str, gcal: str, antennas_in_data: list[int], settings: So
     }
 
 
-def solve(ms: str, out_dir: str, *, cal: Calibrator, transit_mjd: float, pointing_dec_deg: float,
-          settings: SolveSettings, work_dir: str) -> dict:
-    """Solve bandpass + phase-only gains on one calibrator observation; returns the QA record.
+def solve(calibrator_ms: str, out_dir: str, *, cal: Calibrator, transit_mjd: float, pointing_dec_deg: float,
+          integration_times_mjd: list[float], settings: SolveSettings) -> dict:
+    """Solve bandpass + phase-only gains on a calibrator observation; returns the QA record.
 
-    Tables go to ``out_dir`` (written under a temporary name, then renamed). A solve that cannot
-    produce usable tables is a failed-QA record, not an exception.
+    ``calibrator_ms`` is the observation phased to the calibrator and averaged in time (the
+    converter's ``average_in_time``); ``integration_times_mjd`` are the integrations averaged into it.
+    Tables go to ``out_dir`` (staged, then renamed). A solve that cannot produce usable tables is a
+    failed-QA record, not an exception.
     """
-    from casatasks import bandpass, flagdata, gaincal, mstransform, phaseshift
+    from casatasks import bandpass, flagdata, gaincal
 
-    work = Path(work_dir)
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
     record = {"calibrator": asdict(cal), "transit_mjd": transit_mjd, "pointing_dec_deg": pointing_dec_deg,
               "settings": asdict(settings), "bandpass_table": None, "gain_table": None}
-    # At the calibrator's position its visibilities are coherent over the whole transit, so they are
-    # averaged in time before solving: the solve then costs what one integration would.
-    phaseshift(vis=ms, outputvis=str(work / "shifted.ms"), datacolumn="data",
-               phasecenter=f"ICRS {cal.ra_deg:.8f}deg {cal.dec_deg:.8f}deg")
-    shifted = str(work / "calibrator.ms")
-    mstransform(vis=str(work / "shifted.ms"), outputvis=shifted, datacolumn="data", timeaverage=True,
-                timebin=f"{settings.solve_timebin_s}s")
-    shutil.rmtree(work / "shifted.ms")
-    flagdata(vis=shifted, mode="manual", autocorr=True, flagbackup=False)
-    if settings.rfi_flagging == "tfcrop":
-        flagdata(vis=shifted, mode="tfcrop", datacolumn="data", flagbackup=False)
-    flagged = _flagged_fraction_per_antenna(shifted)
+    flagdata(vis=calibrator_ms, mode="manual", autocorr=True, flagbackup=False)
+    if settings.rfi_flagging != "none":
+        flagdata(vis=calibrator_ms, mode=settings.rfi_flagging, datacolumn="data", flagbackup=False)
+    flagged = _flagged_fraction_per_antenna(calibrator_ms)
     usable = {ant: f for ant, f in flagged.items() if f < 1.0}
     record["data_flagged_fraction"] = float(np.mean(list(flagged.values()))) if flagged else 1.0
     if len(usable) < settings.min_good_antennas:
         return {**record, "passed": False, "reasons": [f"no usable data: {len(usable)} antennas with unflagged data"]}
 
     tb = casa_tools().table()
-    tb.open(f"{shifted}/ANTENNA")
+    tb.open(f"{calibrator_ms}/ANTENNA")
     names = list(tb.getcol("NAME"))
     tb.close()
     refant = choose_refant(usable, names, settings.refant_preference)
     record["refant"] = names[refant]
-    tb.open(ms)
-    integration_times_s = np.unique(tb.getcol("TIME"))
-    tb.close()
-    _write_point_source_model(shifted, cal, pointing_dec_deg, integration_times_s, settings.solve_timebin_s)
+    _write_point_source_model(calibrator_ms, cal, pointing_dec_deg, np.asarray(integration_times_mjd) * 86400.0)
 
     staging = Path(f"{out_dir}.partial")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     bcal, gcal = str(staging / "bandpass.bcal"), str(staging / "gains.gcal")
-    refant_sel = str(refant)
-    bandpass(vis=shifted, caltable=bcal, field="0", solint="inf", combine="scan", refant=refant_sel,
+    # CASA reads a number as an antenna index (our antenna names are numbers too).
+    bandpass(vis=calibrator_ms, caltable=bcal, field="0", solint="inf", combine="scan", refant=str(refant),
              minsnr=settings.minsnr, solnorm=False, bandtype="B")
     if not os.path.isdir(bcal):
         return {**record, "passed": False, "reasons": ["bandpass produced no table (no data above the SNR limit)"]}
-    gaincal(vis=shifted, caltable=gcal, field="0", solint=settings.gain_solint, calmode="p", gaintable=[bcal],
-            refant=refant_sel, minsnr=settings.minsnr)
+    gaincal(vis=calibrator_ms, caltable=gcal, field="0", solint=settings.gain_solint, calmode="p", gaintable=[bcal],
+            refant=str(refant), minsnr=settings.minsnr)
     if not os.path.isdir(gcal):
         return {**record, "passed": False, "reasons": ["gaincal produced no table"]}
     qa = _solution_qa(bcal, gcal, sorted(usable), settings)
     shutil.rmtree(out_dir, ignore_errors=True)
     os.replace(staging, out_dir)
-    shutil.rmtree(work, ignore_errors=True)
     return {**record, **qa, "bandpass_table": f"{out_dir}/bandpass.bcal", "gain_table": f"{out_dir}/gains.gcal"}
-
-
-def check_caltable(path: str) -> None:
-    """Raise CalibrationError naming the table when it is missing, unreadable or empty."""
-    if not os.path.isdir(path):
-        raise CalibrationError(f"{path}: calibration table does not exist")
-    tb = casa_tools().table()
-    try:
-        tb.open(path)
-        n_rows = tb.nrows()
-        tb.close()
-    except RuntimeError as err:
-        raise CalibrationError(f"{path}: calibration table cannot be read ({err})") from err
-    if n_rows == 0:
-        raise CalibrationError(f"{path}: calibration table is empty")
-
-
-def apply(ms: str, out_ms: str, *, bandpass_table: str, gain_table: str) -> None:
-    """Write a calibrated copy of ``ms`` whose DATA column holds the calibrated visibilities."""
-    from casatasks import applycal
-
-    for table in (bandpass_table, gain_table):
-        check_caltable(table)
-    staging = f"{out_ms}.partial"
-    shutil.rmtree(staging, ignore_errors=True)
-    shutil.copytree(ms, staging)
-    applycal(vis=staging, gaintable=[bandpass_table, gain_table], interp=["nearest", "linear"], calwt=False,
-             flagbackup=False)
-    tb = casa_tools().table()
-    tb.open(staging, nomodify=False)
-    try:
-        if "CORRECTED_DATA" not in tb.colnames():
-            raise CalibrationError(f"{ms}: applycal wrote no calibrated data")
-        tb.removecols("DATA")
-        tb.renamecol("CORRECTED_DATA", "DATA")
-    finally:
-        tb.close()
-    shutil.rmtree(out_ms, ignore_errors=True)
-    os.replace(staging, out_ms)

@@ -120,6 +120,10 @@ def main(argv=None) -> None:
     p.add_argument("--ra-deg", type=float, required=True)
     p.add_argument("--dec-deg", type=float, required=True)
     p.add_argument("--work-dir", required=True)
+    p = sub.add_parser("applycal", help="CASA applycal in place (bandpass nearest, gains linear); for cross-checks")
+    p.add_argument("ms")
+    p.add_argument("bandpass_table")
+    p.add_argument("gain_table")
     p = sub.add_parser("dirty-peak", help="dirty image with tclean; JSON of its peak")
     p.add_argument("ms")
     p.add_argument("--image-prefix", required=True)
@@ -130,6 +134,12 @@ def main(argv=None) -> None:
         result = ms_summary(args.ms)
     elif args.command == "solutions":
         result = calibration_solutions(args.bandpass_table, args.gain_table)
+    elif args.command == "applycal":
+        from casatasks import applycal
+
+        applycal(vis=args.ms, gaintable=[args.bandpass_table, args.gain_table], interp=["nearest", "linear"],
+                 calwt=False, flagbackup=False)
+        result = {"ms": args.ms}
     elif args.command == "towards":
         result = visibilities_towards(args.ms, args.ra_deg, args.dec_deg, args.work_dir)
     else:

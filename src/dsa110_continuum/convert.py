@@ -24,6 +24,7 @@ import numba
 import numpy as np
 
 from . import instrument as inst
+from .applycal import correct, solutions_on_grid
 from .ingest import parse_filename
 from .uvh5 import BadInputError, SubbandHeader, read_header
 
@@ -105,8 +106,11 @@ def plan_layout(paths: list[str], *, n_subbands: int = inst.N_SUBBANDS) -> Group
     return GroupLayout(headers, subbands, freqs, channel_index, sorted(set(range(n_subbands)) - set(subbands)))
 
 
-def _metadata(layout: GroupLayout):
-    """A metadata-only UVData for the whole group, phased to the meridian at mid-observation (ICRS)."""
+def _metadata(layout: GroupLayout, phase_centre: tuple[str, float, float] | None = None):
+    """A metadata-only UVData for the whole group, phased to one ICRS centre.
+
+    The centre is the meridian at mid-observation unless ``phase_centre`` = (name, ra_deg, dec_deg).
+    """
     from pyuvdata import UVData
     from pyuvdata.utils.phasing import calc_uvw, transform_app_to_icrs
 
@@ -139,8 +143,10 @@ def _metadata(layout: GroupLayout):
         time_array=np.array([mid_jd]), app_ra=np.array([mid_lst - first.fringestop_ha_rad]),
         app_dec=np.array([dec_app]), telescope_loc=uvd.telescope.location,
     )
-    uvd.phase(ra=float(ra_icrs[0]), dec=float(dec_icrs[0]), phase_frame="icrs", epoch="J2000",
-              cat_name=f"meridian_{first.path and os.path.basename(first.path)[:19]}", use_ant_pos=True)
+    name, ra, dec = (f"meridian_{os.path.basename(first.path)[:19]}", float(ra_icrs[0]), float(dec_icrs[0]))
+    if phase_centre is not None:
+        name, ra, dec = phase_centre[0], np.deg2rad(phase_centre[1]), np.deg2rad(phase_centre[2])
+    uvd.phase(ra=ra, dec=dec, phase_frame="icrs", epoch="J2000", cat_name=name, use_ant_pos=True)
     uvd.history += "\nConverted to MS by dsa110_continuum: rephased from the meridian fringe-stop to one ICRS centre."
     return uvd, old_w
 
@@ -206,8 +212,19 @@ def _init_main_table(path: str, n_rows: int, n_chan: int, n_pol: int):
 
 
 def convert_group(paths: list[str], ms_path: str | Path, *, n_subbands: int = inst.N_SUBBANDS,
-                  integrations_per_block: int = 2, threads: int = 1) -> dict:
-    """Write the group's Measurement Set at ``ms_path`` atomically; returns a summary record."""
+                  integrations_per_block: int = 2, threads: int = 1,
+                  phase_centre: tuple[str, float, float] | None = None, average_in_time: bool = False,
+                  calibration: tuple[str, str] | None = None) -> dict:
+    """Write the group's Measurement Set at ``ms_path`` atomically; returns a summary record.
+
+    phase_centre
+        (name, ra_deg, dec_deg) ICRS instead of the meridian at mid-observation.
+    average_in_time
+        Average all integrations into one (for a calibrator at the phase centre: its data stay coherent).
+    calibration
+        (bandpass_table, gain_table): DATA holds calibrated visibilities (CASA applycal semantics,
+        see applycal.py), written straight from the raw files.
+    """
     numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
     from pyuvdata.utils import pol as pol_utils
     from pyuvdata.utils.tools import slicify
@@ -215,7 +232,7 @@ def convert_group(paths: list[str], ms_path: str | Path, *, n_subbands: int = in
 
     ms_path = Path(ms_path)
     layout = plan_layout(paths, n_subbands=n_subbands)
-    uvd, old_w = _metadata(layout)
+    uvd, old_w = _metadata(layout, phase_centre)
     # pyuvdata's MS convention (ANTENNA1 <= ANTENNA2): the data conjugated and the uvw negated.
     flip_conj = bool(np.all(uvd.ant_1_array <= uvd.ant_2_array))
     if not flip_conj:
@@ -224,15 +241,27 @@ def convert_group(paths: list[str], ms_path: str | Path, *, n_subbands: int = in
     pol_order = slicify(pol_utils.determine_pol_order(uvd.polarization_array, order="CASA"))
     autos = uvd.ant_1_array == uvd.ant_2_array
 
+    _, first_row = np.unique(uvd.time_array, return_index=True)
+    n_time, n_chan, n_pol = first_row.size, layout.freqs_hz.size, uvd.Npols
+    n_bl = uvd.Nblts // n_time
+    if not np.all(np.diff(uvd.time_array) >= 0) or uvd.Nblts != n_time * n_bl or np.any(
+            uvd.ant_1_array.reshape(n_time, n_bl) != uvd.ant_1_array[:n_bl]) or np.any(
+            uvd.ant_2_array.reshape(n_time, n_bl) != uvd.ant_2_array[:n_bl]):
+        raise BadInputError(f"{layout.headers[0].path}: baseline-times are not time-ordered with the same "
+                            f"baselines in every integration")
+    gains = None
+    if calibration is not None:
+        gains, gain_flags = solutions_on_grid(calibration, uvd.telescope.Nants, layout.freqs_hz,
+                                              np.unique(uvd.time_array))
+    if average_in_time:
+        data_sum = np.zeros((n_bl, n_chan, n_pol), dtype=np.complex128)
+        weight_sum = np.zeros((n_bl, n_chan, n_pol))
+
     tmp = ms_path.with_name(ms_path.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
-    n_rows, n_chan, n_pol = uvd.Nblts, layout.freqs_hz.size, uvd.Npols
-    ms = _init_main_table(str(tmp), n_rows, n_chan, n_pol)
+    ms = _init_main_table(str(tmp), n_bl if average_in_time else uvd.Nblts, n_chan, n_pol)
     try:
-        _, first_row = np.unique(uvd.time_array, return_index=True)
-        if not np.all(np.diff(uvd.time_array) >= 0):
-            raise BadInputError(f"{layout.headers[0].path}: baseline-times are not ordered by time")
-        bounds = list(first_row[::integrations_per_block]) + [n_rows]
+        bounds = list(first_row[::integrations_per_block]) + [uvd.Nblts]
         freq0, width = layout.freqs_hz[0], layout.freqs_hz[1] - layout.freqs_hz[0]
         files = [h5py.File(h.path, "r") for h in layout.headers]
         try:
@@ -245,24 +274,42 @@ def convert_group(paths: list[str], ms_path: str | Path, *, n_subbands: int = in
                     _rephase_into(data, block[:, :, pol_order], int(chans[0]), step, delta_w[r0:r1], freq0, width)
                     flags[:, chans.min():chans.max() + 1] = block_flags[:, ::step, pol_order]
                 flags[autos[r0:r1]] = True
-                ms.putcol("DATA", data, startrow=r0, nrow=r1 - r0)
-                ms.putcol("FLAG", flags, startrow=r0, nrow=r1 - r0)
+                if gains is not None:
+                    time_index = np.searchsorted(first_row, np.arange(r0, r1), side="right") - 1
+                    correct(data, flags, uvd.ant_1_array[r0:r1], uvd.ant_2_array[r0:r1], time_index, gains, gain_flags)
+                if average_in_time:
+                    weight = (~flags).reshape(-1, n_bl, n_chan, n_pol)
+                    data_sum += (data.reshape(weight.shape) * weight).sum(axis=0)
+                    weight_sum += weight.sum(axis=0)
+                else:
+                    ms.putcol("DATA", data, startrow=r0, nrow=r1 - r0)
+                    ms.putcol("FLAG", flags, startrow=r0, nrow=r1 - r0)
         finally:
             for f in files:
                 f.close()
 
         time_s = (uvd.time_array - 2400000.5) * 86400.0
+        rows = dict(ant1=uvd.ant_1_array, ant2=uvd.ant_2_array, interval=uvd.integration_time, time=time_s,
+                    uvw=-uvd.uvw_array)
+        if average_in_time:
+            ms.putcol("DATA", (data_sum / np.maximum(weight_sum, 1)).astype(np.complex64))
+            ms.putcol("FLAG", weight_sum == 0)
+            rows = dict(ant1=uvd.ant_1_array[:n_bl], ant2=uvd.ant_2_array[:n_bl],
+                        interval=uvd.integration_time.reshape(n_time, n_bl).sum(axis=0),
+                        time=time_s.reshape(n_time, n_bl).mean(axis=0),
+                        uvw=-uvd.uvw_array.reshape(n_time, n_bl, 3).mean(axis=0))
+        n_rows = rows["ant1"].size
         ms.putcol("WEIGHT", np.ones((n_rows, n_pol), dtype=np.float32))
         ms.putcol("SIGMA", np.ones((n_rows, n_pol), dtype=np.float32))
-        ms.putcol("ANTENNA1", uvd.ant_1_array)
-        ms.putcol("ANTENNA2", uvd.ant_2_array)
-        ms.putcol("INTERVAL", uvd.integration_time)
-        ms.putcol("EXPOSURE", uvd.integration_time)
-        ms.putcol("TIME", time_s)
-        ms.putcol("TIME_CENTROID", time_s)
-        ms.putcol("UVW", -uvd.uvw_array)
+        ms.putcol("ANTENNA1", rows["ant1"])
+        ms.putcol("ANTENNA2", rows["ant2"])
+        ms.putcol("INTERVAL", rows["interval"])
+        ms.putcol("EXPOSURE", rows["interval"])
+        ms.putcol("TIME", rows["time"])
+        ms.putcol("TIME_CENTROID", rows["time"])
+        ms.putcol("UVW", rows["uvw"])
         ms.putcol("SCAN_NUMBER", np.ones(n_rows, dtype=np.int32))
-        ms.putcol("FLAG_ROW", autos)
+        ms.putcol("FLAG_ROW", rows["ant1"] == rows["ant2"])
         ms.putcolkeyword("DATA", "QuantumUnits", "Jy")
         ms.putkeyword("pyuvdata_flip_conj", True)
     finally:
@@ -284,7 +331,9 @@ def convert_group(paths: list[str], ms_path: str | Path, *, n_subbands: int = in
         "files": [h.path for h in layout.headers],
         "subbands": layout.subbands,
         "missing_subbands": layout.missing_subbands,
-        "n_rows": int(uvd.Nblts),
+        "n_rows": int(n_bl if average_in_time else uvd.Nblts),
+        "integration_times_mjd": ((np.unique(uvd.time_array) - 2400000.5)).tolist(),
+        "calibration": list(calibration) if calibration else None,
         "n_channels": int(layout.freqs_hz.size),
         "freq_min_hz": float(layout.freqs_hz[0]),
         "freq_max_hz": float(layout.freqs_hz[-1]),
