@@ -5,6 +5,7 @@ from snakemake.logging import logger
 
 from dsa110_continuum import ingest
 from dsa110_continuum.records import read_json
+from dsa110_continuum.registry import load_catalogue
 
 OUT = config["output_dir"]
 CALIBRATION = config["calibration"]
@@ -20,6 +21,10 @@ def resolve_config_path(path):
 
 for key in ("catalogue", "fallback_catalogue"):
     CALIBRATION[key] = resolve_config_path(CALIBRATION[key])
+try:  # a broken catalogue stops the run at start, before any job: nothing is lost, the message says what to fix
+    load_catalogue(CALIBRATION)
+except ValueError as err:
+    raise WorkflowError(f"calibrator catalogue: {err}") from None
 LOGS = f"{OUT}/logs"
 GROUP_RE = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}"
 

@@ -7,6 +7,6 @@ with logged_step(snakemake.log[0]) as log:
     groups = [r for r in map(read_json, snakemake.input.index) if r["action"] == "process"]
     qa = {Path(p).parent.name: read_json(p) for p in snakemake.input.qa}
     result = registry(groups, qa, validity_hours=snakemake.params.validity_hours)
-    for group in result["awaiting_calibration"]:
-        log.info("observation %s awaits calibration: no valid set within %s h", group, snakemake.params.validity_hours)
+    for group, reason in result["awaiting_reasons"].items():
+        log.info("observation %s awaits calibration: %s", group, reason)
     write_json_atomic(snakemake.output[0], result)

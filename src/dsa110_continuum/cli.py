@@ -1,4 +1,4 @@
-"""Command line: ``dsa110-continuum simulate | convert | summary``."""
+"""Command line: ``dsa110-continuum simulate | convert | solve | summary``."""
 
 from __future__ import annotations
 
@@ -53,8 +53,26 @@ def _convert(args) -> None:
 
     from .convert import convert_group
 
-    record = convert_group([str(p) for p in args.files], args.ms, n_subbands=args.n_subbands, threads=args.threads)
+    phase_centre = (args.phase_centre[0], float(args.phase_centre[1]), float(args.phase_centre[2])) \
+        if args.phase_centre else None
+    record = convert_group([str(p) for p in args.files], args.ms, n_subbands=args.n_subbands, threads=args.threads,
+                           phase_centre=phase_centre, average_in_time=args.average_in_time,
+                           calibration=tuple(args.calibration) if args.calibration else None)
     print(json.dumps(record, indent=1))
+
+
+def _solve(args) -> None:
+    import json
+
+    from .calibrate import SolveSettings, solve
+    from .registry import calibrator_from_record
+    from .records import read_json
+
+    index, extraction = read_json(args.index), read_json(args.extraction_record)
+    qa = solve(args.calibrator_ms, args.out, cal=calibrator_from_record(index["calibrator"]["calibrator"]),
+               transit_mjd=index["calibrator"]["transit_mjd"], pointing_dec_deg=index["pointing_dec_deg"],
+               integration_times_mjd=extraction["integration_times_mjd"], settings=SolveSettings())
+    print(json.dumps(qa, indent=1))
 
 
 def _summary(args) -> None:
@@ -92,7 +110,19 @@ def main(argv=None) -> None:
     conv.add_argument("--ms", required=True, type=Path, help="Measurement Set to write")
     conv.add_argument("--n-subbands", type=int, default=16)
     conv.add_argument("--threads", type=int, default=2)
+    conv.add_argument("--phase-centre", nargs=3, metavar=("NAME", "RA_DEG", "DEC_DEG"),
+                      help="ICRS phase centre instead of the meridian at mid-observation")
+    conv.add_argument("--average-in-time", action="store_true", help="average all integrations into one")
+    conv.add_argument("--calibration", nargs=2, metavar=("BANDPASS_TABLE", "GAIN_TABLE"),
+                      help="write calibrated visibilities")
     conv.set_defaults(func=_convert)
+
+    solv = sub.add_parser("solve", help="solve bandpass + phase gains on an extracted calibrator MS (CASA)")
+    solv.add_argument("calibrator_ms", help="from `convert --phase-centre ... --average-in-time`")
+    solv.add_argument("--index", required=True, help="the observation's group index record (JSON)")
+    solv.add_argument("--extraction-record", required=True, help="the JSON `convert` printed for the extraction")
+    solv.add_argument("--out", required=True, help="directory for the tables")
+    solv.set_defaults(func=_solve)
 
     summ = sub.add_parser("summary", help="what the workflow produced, and checks against the simulation truth")
     summ.add_argument("--configfile", default="config/config.yaml")

@@ -71,7 +71,20 @@ def registry(group_records: list[dict], qa_records: dict[str, dict], *, validity
             "reasons": qa.get("reasons", []), "bandpass_table": qa.get("bandpass_table"),
             "gain_table": qa.get("gain_table"),
         })
+    targets = [r for r in group_records if r["action"] == "process"]
     assignments = {r["group_id"]: assign_set(r, calibrator_groups, passed, validity_hours=validity_hours)
-                   for r in group_records if r["action"] == "process"}
-    return {"sets": sets, "assignments": assignments,
-            "awaiting_calibration": sorted(g for g, s in assignments.items() if s is None)}
+                   for r in targets}
+    awaiting = {r["group_id"]: _why_waiting(r, calibrator_groups, qa_records, validity_hours)
+                for r in targets if assignments[r["group_id"]] is None}
+    return {"sets": sets, "assignments": assignments, "awaiting_calibration": sorted(awaiting),
+            "awaiting_reasons": awaiting}
+
+
+def _why_waiting(target: dict, calibrator_groups: list[dict], qa_records: dict, validity_hours: float) -> str:
+    candidates = candidate_sets(target, calibrator_groups, validity_hours=validity_hours)
+    if not candidates:
+        return (f"no calibrator of the catalogue transited within {validity_hours:g} h at dec "
+                f"{target.get('pointing_dec_deg')} (yet)")
+    failed = [f"{r['group_id']} ({'; '.join(qa_records.get(r['group_id'], {}).get('reasons') or ['not solved'])})"
+              for r in candidates]
+    return "no calibration set within the window passed QA: " + ", ".join(failed)

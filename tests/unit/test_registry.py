@@ -42,3 +42,13 @@ def test_registry_reports_sets_assignments_and_waiting():
     assert result["awaiting_calibration"] == ["c3", "t2"]
     failed = next(s for s in result["sets"] if s["set_id"] == "c2")
     assert failed["reasons"] == ["60% flagged"] and abs(failed["valid_to_mjd"] - failed["transit_mjd"] - 0.5) < 1e-9
+
+
+def test_waiting_observations_say_why():
+    far = dict(group("t_far", 200.0), pointing_dec_deg=65.7)
+    near = group("t_near", 100.0 + HOUR)
+    result = registry(CALS[:1] + [far, near], {"c1": {"passed": False, "reasons": ["no usable data"]}},
+                      validity_hours=12)
+    reasons = result["awaiting_reasons"]
+    assert "no calibrator" in reasons["t_far"] and "65.7" in reasons["t_far"]
+    assert "c1 (no usable data)" in reasons["t_near"]
