@@ -47,13 +47,6 @@ rule solve_calibration:
         "../scripts/solve_calibration.py"
 
 
-def chosen_set_files(wildcards):
-    group = calibration_assignments().get(wildcards.group)
-    if group is None:
-        raise WorkflowError(f"observation {wildcards.group} has no valid calibration set yet")
-    return {"qa": f"{OUT}/calibration/{group}/qa.json", "tables": f"{OUT}/calibration/{group}/tables"}
-
-
 rule apply_calibration:
     """Calibrated MS of one observation, written from its raw files with the nearest valid calibration set."""
     input:

@@ -99,6 +99,14 @@ def calibration_assignments():
     return read_json(checkpoints.calibration_registry.get().output[0])["assignments"]
 
 
+def chosen_set_files(wildcards):
+    """The QA record and tables of the calibration set serving an observation."""
+    group = calibration_assignments().get(wildcards.group)
+    if group is None:
+        raise WorkflowError(f"observation {wildcards.group} has no valid calibration set yet")
+    return {"qa": f"{OUT}/calibration/{group}/qa.json", "tables": f"{OUT}/calibration/{group}/tables"}
+
+
 def final_targets(wildcards):
     targets = [f"{OUT}/group_index.csv", f"{OUT}/calibration/registry.json"]
     if config["convert"]["keep_ms"]:
