@@ -11,7 +11,6 @@ import json
 import os
 import sys
 from importlib import resources
-from pathlib import Path
 
 import numpy as np
 

@@ -6,13 +6,14 @@ one ICRS phase centre: the meridian at that declination at mid-observation.
 
 Metadata and the MS subtables come from pyuvdata; the main table is streamed in blocks of
 integrations straight from HDF5 into casacore, so memory stays bounded and the ~1.5 GB of
-visibilities are read and written once (pyuvdata's read + write_ms needs ~6 GB and ~25 s).
+visibilities are read and written once (pyuvdata's read + write_ms needs ~8 GB and ~30 s).
+The same pass can instead phase to a calibrator and average in time (calibrator extraction), or
+apply calibration tables (the calibrated MS), so no stage ever needs the uncalibrated MS.
 Never import casatools in this module: it runs in python-casacore processes.
 """
 
 from __future__ import annotations
 
-import logging
 import os
 import shutil
 from collections import Counter
@@ -27,8 +28,6 @@ from . import instrument as inst
 from .applycal import correct, solutions_on_grid
 from .ingest import parse_filename
 from .uvh5 import BadInputError, SubbandHeader, read_header
-
-log = logging.getLogger(__name__)
 
 SPEED_OF_LIGHT_M_S = 299792458.0
 
@@ -151,7 +150,7 @@ def _metadata(layout: GroupLayout, phase_centre: tuple[str, float, float] | None
     return uvd, old_w
 
 
-@numba.njit(parallel=True, cache=True, fastmath=False)
+@numba.njit(parallel=True, cache=True)
 def _rephase_into(out, block, first_chan, step, delta_w_m, freq0_hz, width_hz):
     """out[:, first_chan + k * step] = conj(block[:, k] * exp(-2 pi i dw f / c)) for one subband block.
 
@@ -162,11 +161,10 @@ def _rephase_into(out, block, first_chan, step, delta_w_m, freq0_hz, width_hz):
     n_row, n_chan, n_pol = block.shape
     for r in numba.prange(n_row):
         scale = -2.0 * np.pi * delta_w_m[r] / SPEED_OF_LIGHT_M_S
-        chan0 = first_chan
-        phasor = np.exp(1j * scale * (freq0_hz + width_hz * chan0))
+        phasor = np.exp(1j * scale * (freq0_hz + width_hz * first_chan))
         advance = np.exp(1j * scale * width_hz * step)
         for k in range(n_chan):
-            c = chan0 + k * step
+            c = first_chan + k * step
             for p in range(n_pol):
                 v = block[r, k, p] * phasor
                 out[r, c, p] = v.real - 1j * v.imag
@@ -234,8 +232,7 @@ def convert_group(paths: list[str], ms_path: str | Path, *, n_subbands: int = in
     layout = plan_layout(paths, n_subbands=n_subbands)
     uvd, old_w = _metadata(layout, phase_centre)
     # pyuvdata's MS convention (ANTENNA1 <= ANTENNA2): the data conjugated and the uvw negated.
-    flip_conj = bool(np.all(uvd.ant_1_array <= uvd.ant_2_array))
-    if not flip_conj:
+    if not np.all(uvd.ant_1_array <= uvd.ant_2_array):
         raise BadInputError(f"{layout.headers[0].path}: baselines with ant_1 > ant_2 are not supported")
     delta_w = uvd.uvw_array[:, 2] - old_w
     pol_order = slicify(pol_utils.determine_pol_order(uvd.polarization_array, order="CASA"))

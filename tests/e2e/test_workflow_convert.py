@@ -123,3 +123,27 @@ def test_second_run_redoes_only_the_failed_groups(workflow_run):
     scheduled = {line.split()[0]: int(line.split()[1]) for line in dry.stdout.splitlines()
                  if len(line.split()) == 2 and line.split()[1].isdigit()}
     assert scheduled.get("convert") == 4 and "index_group" not in scheduled
+
+
+def test_declination_without_calibrator_waits_with_the_reason(workflow_run):
+    registry = json.loads((workflow_run["out"] / "calibration" / "registry.json").read_text())
+    assert registry["sets"] == []
+    for group in workflow_run["good_groups"]:
+        reason = registry["awaiting_reasons"][group]
+        assert "no calibrator of the catalogue" in reason and "30.5" in reason
+
+
+def test_broken_calibrator_catalogue_stops_the_run_at_start_naming_file_and_line(workflow_run, tmp_path):
+    import yaml
+
+    catalogue = tmp_path / "calibrators.csv"
+    catalogue.write_text("name,ra_deg,dec_deg,flux_1400mhz_jy,spectral_index,casa_standard_name\n"
+                         "3C286,202.78,thirty,15.0,-0.5,3C286\n")
+    config = yaml.safe_load(workflow_run["configfile"].read_text())
+    config["calibration"] = {"catalogue": str(catalogue)}
+    configfile = tmp_path / "config.yaml"
+    configfile.write_text(yaml.safe_dump(config))
+    run = run_snakemake(tmp_path, configfile, "--dry-run")
+    assert run.returncode != 0
+    output = run.stdout + run.stderr
+    assert f"{catalogue}, line 2" in output and "dec_deg" in output and "Traceback" not in output

@@ -6,7 +6,6 @@ This process may import python-casacore (the converter's library) but never casa
 from __future__ import annotations
 
 import shutil
-from dataclasses import replace
 
 import h5py
 import numpy as np
