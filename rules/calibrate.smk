@@ -33,7 +33,7 @@ rule solve_calibration:
         qa=f"{OUT}/calibration/{{group}}/qa.json",
     params:
         settings={key: CALIBRATION[key] for key in ("minsnr", "max_flagged_fraction", "min_good_antennas",
-                                                    "gain_solint", "rfi_flagging")}
+                                                    "gain_solint", "rfi_flagging", "bandpass_solver")}
         | {"refant_preference": tuple(CALIBRATION["refant_preference"])},
     log:
         f"{LOGS}/solve_calibration/{{group}}.log",

@@ -71,7 +71,8 @@ def _solve(args) -> None:
     index, extraction = read_json(args.index), read_json(args.extraction_record)
     qa = solve(args.calibrator_ms, args.out, cal=calibrator_from_record(index["calibrator"]["calibrator"]),
                transit_mjd=index["calibrator"]["transit_mjd"], pointing_dec_deg=index["pointing_dec_deg"],
-               integration_times_mjd=extraction["integration_times_mjd"], settings=SolveSettings())
+               integration_times_mjd=extraction["integration_times_mjd"],
+               settings=SolveSettings(bandpass_solver=args.bandpass_solver))
     print(json.dumps(qa, indent=1))
 
 
@@ -122,6 +123,7 @@ def main(argv=None) -> None:
     solv.add_argument("--index", required=True, help="the observation's group index record (JSON)")
     solv.add_argument("--extraction-record", required=True, help="the JSON `convert` printed for the extraction")
     solv.add_argument("--out", required=True, help="directory for the tables")
+    solv.add_argument("--bandpass-solver", choices=["stefcal", "casa"], default="stefcal")
     solv.set_defaults(func=_solve)
 
     summ = sub.add_parser("summary", help="what the workflow produced, and checks against the simulation truth")

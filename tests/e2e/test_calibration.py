@@ -112,3 +112,31 @@ def test_apply_matches_casa_applycal(calibration_runs, tmp_path):
         ours, our_flags = t.getcol("DATA"), t.getcol("FLAG")
     assert np.array_equal(our_flags, expected_flags)
     assert np.allclose(ours[~our_flags], expected[~our_flags], rtol=1e-5, atol=1e-5)
+
+
+def test_stefcal_bandpass_equals_casa_bandpass(calibration_runs, tmp_path):
+    """The default solver and CASA's bandpass task give the same solutions on the same calibrator data."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    g, cal = calibration_runs["groups"], calibration_runs["cal_b"]
+    files = [str(calibration_runs["tmp"] / "incoming" / name) for name in calibration_runs["truth"]["observations"][7]["files"]]
+    cli = str(Path(sys.executable).parent / "dsa110-continuum")
+    solutions = {}
+    for solver in ("stefcal", "casa"):
+        extracted = subprocess.run([cli, "convert", *files, "--ms", str(tmp_path / f"{solver}.ms"), "--average-in-time",
+                                    "--phase-centre", cal.name, str(cal.ra_deg), str(cal.dec_deg)],
+                                   capture_output=True, text=True, check=True)
+        (tmp_path / f"{solver}.json").write_text(extracted.stdout)
+        subprocess.run([cli, "solve", str(tmp_path / f"{solver}.ms"), "--index", str(calibration_runs["out"] / "groups" /
+                        f"{g[7]}.json"), "--extraction-record", str(tmp_path / f"{solver}.json"), "--out",
+                        str(tmp_path / f"tables_{solver}"), "--bandpass-solver", solver], capture_output=True, check=True)
+        solutions[solver] = casa_json("solutions", str(tmp_path / f"tables_{solver}" / "bandpass.bcal"),
+                                      str(tmp_path / f"tables_{solver}" / "gains.gcal"))
+    fast, casa = (np.array(solutions[s]["real"]) + 1j * np.array(solutions[s]["imag"]) for s in ("stefcal", "casa"))
+    flags = np.array(solutions["stefcal"]["flagged"])
+    assert np.array_equal(flags, np.array(solutions["casa"]["flagged"]))
+    ratio = fast[~flags] / casa[~flags]
+    assert np.abs(np.angle(ratio, deg=True)).max() < 0.05
+    assert np.abs(np.abs(ratio) - 1).max() < 1e-3
