@@ -36,7 +36,8 @@ rule solve_calibration:
                                                     "gain_solint", "rfi_flagging", "bandpass_solver")}
         | {"refant_preference": tuple(CALIBRATION["refant_preference"])},
     log:
-        f"{LOGS}/solve_calibration/{{group}}.log",
+        main=f"{LOGS}/solve_calibration/{{group}}.log",
+        casa=f"{LOGS}/solve_calibration/{{group}}.casa.log",
     threads: threads_for("solve_calibration")
     resources:
         mem_mb=scaled("solve_calibration", "mem_mb"),

@@ -33,6 +33,16 @@ def casa_tools():
     return casatools
 
 
+def route_casa_log(path: str | None = None) -> None:
+    """Keep CASA's logger off the terminal (its stale leap-second table notice is printed as SEVERE
+    otherwise); with ``path``, CASA's messages go to that file, e.g. the job's log."""
+    from casatasks import casalog
+
+    casalog.showconsole(False)
+    if path:
+        casalog.setlogfile(path)
+
+
 # Importing this module prepares CASA: whatever imports casatools or casatasks after it stays offline.
 use_offline_casa()
 
@@ -129,6 +139,7 @@ def main(argv=None) -> None:
     p.add_argument("--imsize", type=int, default=256)
     p.add_argument("--cell-arcsec", type=float, default=20.0)
     args = parser.parse_args(argv)
+    route_casa_log()
     if args.command == "summary":
         result = ms_summary(args.ms)
     elif args.command == "solutions":

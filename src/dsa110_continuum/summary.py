@@ -107,9 +107,10 @@ def print_run_summary(config_path: str, schema_path: str, *, truth_dir: str | No
     import json
     import sys
 
-    from .casa import calibration_solutions, ms_summary
+    from .casa import calibration_solutions, ms_summary, route_casa_log
     from .config import load_config
 
+    route_casa_log()
     out = out or sys.stdout
     config = load_config(config_path, schema_path)
     root = Path(config["output_dir"])

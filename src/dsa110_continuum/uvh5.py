@@ -94,24 +94,6 @@ def read_header(path: str | Path) -> SubbandHeader:
     return header
 
 
-def read_visibilities(path: str) -> tuple[np.ndarray, np.ndarray]:
-    """Visibilities (Nblts, Nfreqs, Npols) complex64 and flags, as stored (spectral-window axis dropped)."""
-    try:
-        with h5py.File(path, "r") as f:
-            dset = f["Data"]["visdata"]
-            if dset.dtype.names:
-                raw = dset[()]
-                vis = (raw["r"] + 1j * raw["i"]).astype(np.complex64)
-            else:
-                vis = dset.astype(np.complex64)[()]
-            flags = f["Data"]["flags"][()].astype(bool)
-    except (OSError, KeyError) as err:
-        raise BadInputError(f"{path}: cannot read the visibilities ({err}); the file may be truncated") from err
-    if vis.ndim == 4:
-        vis, flags = vis[:, 0], flags[:, 0]
-    return vis, flags
-
-
 def write_dsa110_uvh5(path: str | Path, *, vis: np.ndarray, flags: np.ndarray, header: dict) -> None:
     """Write one subband file in the correlator's layout (length-1 spw axis, float32 uvw, 'drift' label).
 
