@@ -86,12 +86,13 @@ def group_records():
 
 
 def calibrator_groups():
-    """Calibrator observations that can be solved: a transit inside, and raw files that could be read.
+    """Calibrator observations that can be solved: a transit inside and raw files that pass the checks.
 
-    A calibrator observation whose extraction failed counts as a failed set, so it never blocks the others.
+    One whose files are broken (found by the index, or by a failed extraction) counts as a failed set,
+    so it never holds up the others.
     """
     return [r["group_id"] for r in group_records() if r["action"] == "process" and r["calibrator"]
-            and not os.path.exists(f"{OUT}/failures/extract_calibrator/{r['group_id']}.json")]
+            and not r["problem"] and not os.path.exists(f"{OUT}/failures/extract_calibrator/{r['group_id']}.json")]
 
 
 def calibration_assignments():

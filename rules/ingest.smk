@@ -9,6 +9,7 @@ rule index_group:
         action=lambda wildcards: decision(wildcards).action,
         reason=lambda wildcards: decision(wildcards).reason,
         calibration=CALIBRATION,
+        n_subbands=config["ingest"]["n_subbands"],
     log:
         f"{LOGS}/index_group/{{group}}.log",
     threads: threads_for("index_group")

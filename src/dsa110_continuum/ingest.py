@@ -134,8 +134,13 @@ def group_time(group_id: str) -> datetime:
 
 
 
-def describe_group(group_id: str, paths: list[str], *, action: str, reason: str) -> dict:
-    """The group index record: members, pointing declination and mid time from a cheap header read."""
+def describe_group(group_id: str, paths: list[str], *, action: str, reason: str, n_subbands: int = 16) -> dict:
+    """The group index record: members, pointing declination and times from a cheap header read.
+
+    The headers are cross-checked as the converter will (``problem`` says what is wrong, if anything),
+    so a broken observation is known before any heavy job touches it.
+    """
+    from .convert import plan_layout
     from .uvh5 import BadInputError, read_header
 
     record = {
@@ -148,14 +153,20 @@ def describe_group(group_id: str, paths: list[str], *, action: str, reason: str)
         "start_mjd": None,
         "mid_mjd": None,
         "end_mjd": None,
-        "unreadable": [],
+        "problem": None,
     }
-    for path in sorted(paths):
-        try:
-            header = read_header(path)
-        except BadInputError as err:
-            record["unreadable"].append(str(err))
-            continue
+    try:
+        header = plan_layout(paths, n_subbands=n_subbands).headers[0]
+    except BadInputError as err:
+        record["problem"] = str(err)
+        header = None
+        for path in sorted(paths):
+            try:
+                header = read_header(path)
+                break
+            except BadInputError:
+                continue
+    if header is not None:
         jd = header.time_jd
         half_int_d = float(header.integration_time_s[0]) / 2 / 86400.0
         dec = header.fringestop_dec_rad if header.fringestop_dec_rad is not None else np.deg2rad(header.latitude_deg)
@@ -165,5 +176,4 @@ def describe_group(group_id: str, paths: list[str], *, action: str, reason: str)
             end_mjd=float(jd.max() - 2400000.5 + half_int_d),
             mid_mjd=float(0.5 * (jd.min() + jd.max()) - 2400000.5),
         )
-        break
     return record

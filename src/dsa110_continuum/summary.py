@@ -9,7 +9,7 @@ from pathlib import Path
 from .records import read_json
 
 GROUP_INDEX_COLUMNS = ["group_id", "action", "reason", "n_subbands", "pointing_dec_deg", "start_mjd", "mid_mjd",
-                       "end_mjd", "n_unreadable", "files"]
+                       "end_mjd", "problem", "files"]
 
 
 def write_group_index(record_paths: list[str], out_path: str) -> None:
@@ -18,7 +18,7 @@ def write_group_index(record_paths: list[str], out_path: str) -> None:
     for path in sorted(record_paths):
         r = read_json(path)
         rows.append({**{k: r.get(k) for k in GROUP_INDEX_COLUMNS}, "n_subbands": len(r["subbands"]),
-                     "n_unreadable": len(r["unreadable"]), "files": ";".join(os.path.basename(f) for f in r["files"])})
+                     "files": ";".join(os.path.basename(f) for f in r["files"])})
     tmp = Path(out_path).with_name(f".{Path(out_path).name}.partial")
     with open(tmp, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=GROUP_INDEX_COLUMNS)

@@ -62,6 +62,10 @@ def test_group_index_records_every_decision(workflow_run):
         truth_mjd = np.mean(next(o for o in workflow_run["truth"]["observations"] if o["group_id"] == group)["time_jd"])
         assert float(row["mid_mjd"]) == pytest.approx(truth_mjd - 2400000.5, abs=1e-6)
     assert len(index) == 8
+    for case in ("truncated", "misfit", "duplicate", "antennas"):  # known from the headers, before any heavy job
+        group, bad_file = workflow_run[case]
+        assert bad_file.name in index[group]["problem"]
+    assert all(not index[g]["problem"] for g in workflow_run["good_groups"])
 
 
 def test_unrecognised_files_ignored_with_one_warning(workflow_run):
