@@ -33,6 +33,7 @@ __all__ = [
     "select_calibrator",
     "choose_calibration_set",
     "primary_beam_track",
+    "angular_separation_deg",
 ]
 
 #: Spectral index assumed for fallback sources whose file gives none.
@@ -220,7 +221,8 @@ def _parse_file(path: Path, *, fallback: bool) -> list[tuple[int, Calibrator]]:
     return out
 
 
-def _angular_sep_deg(ra1, dec1, ra2, dec2) -> np.ndarray:
+def angular_separation_deg(ra1, dec1, ra2, dec2) -> np.ndarray:
+    """Great-circle distance between positions in degrees (haversine: exact for small separations)."""
     ra1, dec1, ra2, dec2 = (np.deg2rad(np.asarray(a, dtype=float)) for a in (ra1, dec1, ra2, dec2))
     s = (np.sin((dec2 - dec1) / 2) ** 2
          + np.cos(dec1) * np.cos(dec2) * np.sin((ra2 - ra1) / 2) ** 2)
@@ -272,7 +274,7 @@ def load_calibrator_catalogue(
     for cal in extra:
         if cal.flux_1400mhz_jy < fallback_min_flux_jy or _name_key(cal.name) in main_keys:
             continue
-        if main and np.any(_angular_sep_deg(main_ra, main_dec, cal.ra_deg, cal.dec_deg)
+        if main and np.any(angular_separation_deg(main_ra, main_dec, cal.ra_deg, cal.dec_deg)
                            <= fallback_match_radius_arcsec / 3600.0):
             continue
         accepted.append(cal)

@@ -108,6 +108,11 @@ def subband_freqs_hz(subband: int, n_chan: int = N_CHAN_PER_SUBBAND) -> np.ndarr
     return top_edge - width * (np.arange(n_chan) + 0.5)
 
 
+def band_freqs_hz(n_subbands: int = N_SUBBANDS, n_chan: int = N_CHAN_PER_SUBBAND) -> np.ndarray:
+    """All channel centres of ``n_subbands`` subbands, ascending."""
+    return np.sort(np.concatenate([subband_freqs_hz(sb, n_chan) for sb in range(n_subbands)]))
+
+
 def channel_width_hz(n_chan: int = N_CHAN_PER_SUBBAND) -> float:
     """Channel width when a subband is split into ``n_chan`` channels."""
     return SUBBAND_WIDTH_HZ / n_chan

@@ -18,6 +18,7 @@ import numpy as np
 
 from . import instrument as inst
 from .beam import MeridianAiryBeam, meridian_pointing_enu
+from .calibrators import angular_separation_deg
 from .ingest import TIMESTAMP_FORMAT
 from .uvh5 import write_dsa110_uvh5
 
@@ -147,16 +148,14 @@ def simulate_observation(cfg: SimulationConfig, *, start: datetime, sources: lis
     from astropy.time import Time, TimeDelta
     from matvis import simulate_vis
 
-    n_sb, n_ch = cfg.n_subbands, cfg.n_chan_per_subband
-    freqs_desc = np.concatenate([inst.subband_freqs_hz(sb, n_ch) for sb in range(n_sb)])
-    freqs = freqs_desc[::-1]
+    freqs = inst.band_freqs_hz(cfg.n_subbands, cfg.n_chan_per_subband)
     times = Time(start) + TimeDelta((np.arange(cfg.n_integrations) + 0.5) * inst.INTEGRATION_TIME_S, format="sec")
     enu = inst.ecef_rel_to_enu_m(inst.station_positions_ecef_rel_m())[ant_numbers]
     idx1, idx2 = _baselines(ant_numbers)
     beam = MeridianAiryBeam(diameter=inst.DISH_DIAMETER_M, dec_deg=cfg.pointing_dec_deg, lat_deg=inst.SITE_LAT_DEG)
 
     centre_ra, centre_dec = _field_centre_icrs(0.5 * (times[0].jd + times[-1].jd), cfg.pointing_dec_deg)
-    near = [s for s in sources if _separation_deg(s.ra_deg, s.dec_deg, centre_ra, centre_dec) < cfg.sky_radius_deg]
+    near = [s for s in sources if angular_separation_deg(s.ra_deg, s.dec_deg, centre_ra, centre_dec) < cfg.sky_radius_deg]
     n_bl = idx1.size
     vis = np.zeros((cfg.n_integrations, n_bl, freqs.size), dtype=np.complex64)
     if near:
@@ -218,12 +217,6 @@ def corrupt(cfg: SimulationConfig, model: np.ndarray, freqs_hz: np.ndarray, gain
     return vis.reshape(-1, freqs_hz.size, 2).astype(np.complex64)
 
 
-def _separation_deg(ra1, dec1, ra2, dec2) -> float:
-    ra1, dec1, ra2, dec2 = np.deg2rad([ra1, dec1, ra2, dec2])
-    cos_sep = np.sin(dec1) * np.sin(dec2) + np.cos(dec1) * np.cos(dec2) * np.cos(ra1 - ra2)
-    return float(np.rad2deg(np.arccos(np.clip(cos_sep, -1, 1))))
-
-
 def _header(cfg: SimulationConfig, obs: dict) -> dict:
     n_blts = obs["ant_1"].size
     ant_numbers = np.unique(np.concatenate([obs["ant_1"], obs["ant_2"]]))
@@ -271,12 +264,14 @@ def simulate_session(cfg: SimulationConfig, incoming_dir: str | Path, truth_dir:
 
     Returns the truth record also written to ``truth_dir/session.json``.
     """
+    from astropy.time import Time
+
     incoming_dir, truth_dir = Path(incoming_dir), Path(truth_dir)
     incoming_dir.mkdir(parents=True, exist_ok=True)
     truth_dir.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(cfg.seed)
     ant_numbers = select_antennas(cfg.n_antennas)
-    all_freqs = np.concatenate([inst.subband_freqs_hz(sb, cfg.n_chan_per_subband) for sb in range(cfg.n_subbands)])[::-1]
+    all_freqs = inst.band_freqs_hz(cfg.n_subbands, cfg.n_chan_per_subband)
     gains = antenna_gains(rng, ant_numbers.size, all_freqs, cfg)
     if not cfg.apply_gains:
         gains = np.ones_like(gains)
@@ -286,10 +281,7 @@ def simulate_session(cfg: SimulationConfig, incoming_dir: str | Path, truth_dir:
     sources = list(cfg.calibrators) + list(cfg.extra_sources)
     observations = []
     for k in range(cfg.n_observations):
-        start = start0 + k * obs_len
-        from astropy.time import Time
-        mid_jd = Time(start).jd + observation_length_s(cfg) / 2 / 86400.0
-        centre = _field_centre_icrs(mid_jd, cfg.pointing_dec_deg)
+        centre = _field_centre_icrs(Time(start0 + (k + 0.5) * obs_len).jd, cfg.pointing_dec_deg)
         sources += _random_field(rng, *centre, cfg, label=f"obs{k:03d}")
 
     for k in range(cfg.n_observations):

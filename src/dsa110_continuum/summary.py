@@ -32,14 +32,6 @@ def read_group_index(path: str) -> list[dict]:
         return list(csv.DictReader(handle))
 
 
-def _separation_arcsec(ra1, dec1, ra2, dec2) -> float:
-    import numpy as np
-
-    ra1, dec1, ra2, dec2 = np.deg2rad([ra1, dec1, ra2, dec2])
-    cos_sep = np.sin(dec1) * np.sin(dec2) + np.cos(dec1) * np.cos(dec2) * np.cos(ra1 - ra2)
-    return float(np.rad2deg(np.arccos(np.clip(cos_sep, -1, 1))) * 3600.0)
-
-
 def check_ms_against_truth(ms_summary: dict, observation: dict, antenna_numbers: list[int],
                            n_channels: int) -> list[tuple[str, bool, str]]:
     """(check, passed, detail) for one MS against the simulation truth of its observation."""
@@ -49,7 +41,10 @@ def check_ms_against_truth(ms_summary: dict, observation: dict, antenna_numbers:
     times_s = np.asarray(ms_summary["times_mjd_s"])
     truth_times_s = (np.asarray(observation["time_jd"]) - 2400000.5) * 86400.0
     ra, dec = observation["field_centre_icrs_deg"]
-    offset = _separation_arcsec(ms_summary["phase_centre_ra_deg"], ms_summary["phase_centre_dec_deg"], ra, dec)
+    from .calibrators import angular_separation_deg
+
+    offset = 3600.0 * float(angular_separation_deg(ms_summary["phase_centre_ra_deg"],
+                                                   ms_summary["phase_centre_dec_deg"], ra, dec))
     return [
         ("channels ascending, all subbands", freqs.size == n_channels and bool(np.all(np.diff(freqs) > 0)),
          f"{freqs.size} channels {freqs[0] / 1e6:.3f}-{freqs[-1] / 1e6:.3f} MHz"),
