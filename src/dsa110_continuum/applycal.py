@@ -78,12 +78,9 @@ def correct(data, flags, ant1, ant2, time_index, gains, gain_flags):
                     data[r, c, p] = data[r, c, p] / denominator
 
 
-def solutions_on_grid(tables_pair: tuple[str, str], n_ant: int, freqs_hz: np.ndarray, times_s_or_jd: np.ndarray):
-    """Bandpass x gain (Ntime, Nant, Nchan, Npol) and flags from (bandpass_table, gain_table).
-
-    ``times_s_or_jd``: the data's integration times, in MS seconds or JD (converted to MS seconds).
-    """
-    times_s = times_s_or_jd if times_s_or_jd.min() > 1e8 else (times_s_or_jd - 2400000.5) * 86400.0
+def solutions_on_grid(tables_pair: tuple[str, str], n_ant: int, freqs_hz: np.ndarray, times_s: np.ndarray):
+    """Bandpass x gain (Ntime, Nant, Nchan, Npol) and flags from (bandpass_table, gain_table), on the data's
+    channels and integration times (MS seconds, MJD x 86400)."""
     bandpass, gain = (read_caltable(t) for t in tables_pair)
     g_bp, f_bp = _per_antenna(bandpass, n_ant, freqs_hz, times_s)
     g_g, f_g = _per_antenna(gain, n_ant, freqs_hz, times_s)

@@ -249,7 +249,7 @@ def convert_group(paths: list[str], ms_path: str | Path, *, n_subbands: int = in
     gains = None
     if calibration is not None:
         gains, gain_flags = solutions_on_grid(calibration, uvd.telescope.Nants, layout.freqs_hz,
-                                              np.unique(uvd.time_array))
+                                              (np.unique(uvd.time_array) - 2400000.5) * 86400.0)
     if average_in_time:
         data_sum = np.zeros((n_bl, n_chan, n_pol), dtype=np.complex128)
         weight_sum = np.zeros((n_bl, n_chan, n_pol))
@@ -286,8 +286,6 @@ def convert_group(paths: list[str], ms_path: str | Path, *, n_subbands: int = in
                 f.close()
 
         time_s = (uvd.time_array - 2400000.5) * 86400.0
-        rows = dict(ant1=uvd.ant_1_array, ant2=uvd.ant_2_array, interval=uvd.integration_time, time=time_s,
-                    uvw=-uvd.uvw_array)
         if average_in_time:
             ms.putcol("DATA", (data_sum / np.maximum(weight_sum, 1)).astype(np.complex64))
             ms.putcol("FLAG", weight_sum == 0)
@@ -295,6 +293,9 @@ def convert_group(paths: list[str], ms_path: str | Path, *, n_subbands: int = in
                         interval=uvd.integration_time.reshape(n_time, n_bl).sum(axis=0),
                         time=time_s.reshape(n_time, n_bl).mean(axis=0),
                         uvw=-uvd.uvw_array.reshape(n_time, n_bl, 3).mean(axis=0))
+        else:
+            rows = dict(ant1=uvd.ant_1_array, ant2=uvd.ant_2_array, interval=uvd.integration_time, time=time_s,
+                        uvw=-uvd.uvw_array)
         n_rows = rows["ant1"].size
         ms.putcol("WEIGHT", np.ones((n_rows, n_pol), dtype=np.float32))
         ms.putcol("SIGMA", np.ones((n_rows, n_pol), dtype=np.float32))
@@ -328,7 +329,7 @@ def convert_group(paths: list[str], ms_path: str | Path, *, n_subbands: int = in
         "files": [h.path for h in layout.headers],
         "subbands": layout.subbands,
         "missing_subbands": layout.missing_subbands,
-        "n_rows": int(n_bl if average_in_time else uvd.Nblts),
+        "n_rows": int(n_rows),
         "integration_times_mjd": ((np.unique(uvd.time_array) - 2400000.5)).tolist(),
         "calibration": list(calibration) if calibration else None,
         "n_channels": int(layout.freqs_hz.size),
