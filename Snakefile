@@ -8,7 +8,7 @@ min_version("9.0")
 configfile: "config/config.yaml"
 
 
-config.update(validate_config(config, f"{workflow.basedir}/config/schema.yaml"))
+validate_config(config, f"{workflow.basedir}/config/schema.yaml")
 
 
 include: "rules/common.smk"

@@ -1,17 +1,33 @@
+rule calibrator_catalogue:
+    """The calibrators to look for: the array's catalogue plus the bright sources of an optional fallback list."""
+    input:
+        [config_path(path) for path in (CALIBRATION["catalogue"], CALIBRATION["fallback_catalogue"]) if path],
+    output:
+        PATHS.calibrator_catalogue(),
+    params:
+        fallback_min_flux_jy=CALIBRATION["fallback_min_flux_jy"],
+    log:
+        log_for("calibrator_catalogue", "catalogue"),
+    localrule: True
+    conda:
+        "../envs/pipeline.yaml"
+    script:
+        "../scripts/calibrator_catalogue.py"
+
+
 rule extract_calibrator:
     """A calibrator observation phased to the calibrator and averaged in time, straight from the raw files."""
     input:
         files=group_files,
-        index=f"{OUT}/groups/{{group}}.json",
+        index=PATHS.group_record("{group}"),
     output:
-        ms=temp(directory(f"{OUT}/calibration/{{group}}/calibrator.ms")),
-        record=f"{OUT}/calibration/{{group}}/calibrator.json",
+        ms=temp(directory(PATHS.calibrator_ms("{group}"))),
+        record=PATHS.calibrator_record("{group}"),
     params:
         n_subbands=config["ingest"]["n_subbands"],
         integrations_per_block=config["convert"]["integrations_per_block"],
-        failure_record=f"{OUT}/failures/extract_calibrator/{{group}}.json",
     log:
-        f"{LOGS}/extract_calibrator/{{group}}.log",
+        log_for("extract_calibrator"),
     threads: threads_for("extract_calibrator")
     resources:
         mem_mb=scaled("extract_calibrator", "mem_mb"),
@@ -22,22 +38,23 @@ rule extract_calibrator:
         "../scripts/extract_calibrator.py"
 
 
-rule solve_calibration:
+checkpoint solve_calibration:
     """Bandpass and phase-only gains on one calibrator transit, with a QA verdict (failed QA is a record, not an error)."""
     input:
-        ms=f"{OUT}/calibration/{{group}}/calibrator.ms",
-        record=f"{OUT}/calibration/{{group}}/calibrator.json",
-        index=f"{OUT}/groups/{{group}}.json",
+        ms=PATHS.calibrator_ms("{group}"),
+        record=PATHS.calibrator_record("{group}"),
+        index=PATHS.group_record("{group}"),
     output:
-        tables=directory(f"{OUT}/calibration/{{group}}/tables"),
-        qa=f"{OUT}/calibration/{{group}}/qa.json",
+        bandpass=directory(PATHS.bandpass_table("{group}")),
+        gains=directory(PATHS.gain_table("{group}")),
+        qa=PATHS.solve_qa("{group}"),
     params:
         settings={key: CALIBRATION[key] for key in ("minsnr", "max_flagged_fraction", "min_good_antennas",
                                                     "gain_solint", "rfi_flagging", "bandpass_solver")}
         | {"refant_preference": tuple(CALIBRATION["refant_preference"])},
     log:
-        main=f"{LOGS}/solve_calibration/{{group}}.log",
-        casa=f"{LOGS}/solve_calibration/{{group}}.casa.log",
+        main=log_for("solve_calibration"),
+        casa=log_for("solve_calibration", "{group}.casa"),
     threads: threads_for("solve_calibration")
     resources:
         mem_mb=scaled("solve_calibration", "mem_mb"),
@@ -48,21 +65,40 @@ rule solve_calibration:
         "../scripts/solve_calibration.py"
 
 
+rule calibration_registry:
+    """The calibration sets around a day with their validity windows and verdicts, and the set each of its
+    observations uses (a report of the choice the DAG makes)."""
+    input:
+        index=lambda wildcards: [PATHS.day_index(day) for day in days_around(wildcards.day)],
+        qa=lambda wildcards: [PATHS.solve_qa(group) for day in days_around(wildcards.day)
+                              for group in solvable_calibrators(day)],
+    output:
+        PATHS.registry("{day}"),
+    params:
+        validity_hours=CALIBRATION["validity_hours"],
+    log:
+        log_for("calibration_registry", "{day}"),
+    localrule: True
+    conda:
+        "../envs/pipeline.yaml"
+    script:
+        "../scripts/calibration_registry.py"
+
+
 rule apply_calibration:
     """Calibrated MS of one observation, written from its raw files with the nearest valid calibration set."""
     input:
-        unpack(chosen_set_files),
+        unpack(chosen_set_tables),
         files=group_files,
-        index=f"{OUT}/groups/{{group}}.json",
+        index=PATHS.group_record("{group}"),
     output:
-        ms=directory(f"{OUT}/calibrated/{{group}}.ms"),
-        record=f"{OUT}/calibrated/{{group}}.json",
+        ms=directory(PATHS.calibrated_ms("{group}")),
+        record=PATHS.calibrated_record("{group}"),
     params:
         n_subbands=config["ingest"]["n_subbands"],
         integrations_per_block=config["convert"]["integrations_per_block"],
-        failure_record=f"{OUT}/failures/apply/{{group}}.json",
     log:
-        f"{LOGS}/apply_calibration/{{group}}.log",
+        log_for("apply_calibration"),
     threads: threads_for("apply_calibration")
     resources:
         mem_mb=scaled("apply_calibration", "mem_mb"),
@@ -71,22 +107,3 @@ rule apply_calibration:
         "../envs/pipeline.yaml"
     script:
         "../scripts/apply_calibration.py"
-
-
-checkpoint calibration_registry:
-    """Every calibration set with its validity window and verdict, and which set each observation uses."""
-    input:
-        index=expand(f"{OUT}/groups/{{group}}.json", group=DECIDED),
-        qa=lambda wildcards: expand(f"{OUT}/calibration/{{group}}/qa.json", group=calibrator_groups()),
-        group_index=f"{OUT}/group_index.csv",
-    output:
-        f"{OUT}/calibration/registry.json",
-    params:
-        validity_hours=CALIBRATION["validity_hours"],
-    log:
-        f"{LOGS}/calibration_registry.log",
-    localrule: True
-    conda:
-        "../envs/pipeline.yaml"
-    script:
-        "../scripts/calibration_registry.py"

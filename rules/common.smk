@@ -1,72 +1,45 @@
+# Helpers shared by the rules. Nothing here reads the incoming data at parse time: the incoming directory is
+# listed on first use (by rule all's targets, on the submitting node), and each day's plan is frozen into
+# a checkpoint file that every other job reads.
+#
+# Three checkpoints make the DAG a deterministic function of the files: a day's plan (which observations
+# exist, what to do with each), a day's index (pointing, times, calibrator transits, from the headers) and
+# each calibrator's solve (whether its set passed QA). A checkpoint's own inputs never come from another
+# checkpoint (Snakemake 9 decides whether such a checkpoint must rerun before it knows its real inputs, and
+# would keep a stale one), so the day index takes its inputs from the same in-memory plan its plan
+# checkpoint writes.
 import os
+from datetime import datetime, timedelta, timezone
+from functools import cache
 
 from snakemake.exceptions import WorkflowError
-from snakemake.logging import logger
 
-from dsa110_continuum import ingest
-from dsa110_continuum.records import read_json
-from dsa110_continuum.registry import load_catalogue
+from dsa110_continuum.calibrate.registry import day_registry
+from dsa110_continuum.ingest.index import read_day_index
+from dsa110_continuum.ingest.scan import list_incoming, plan_day
+from dsa110_continuum.naming import DAY_PATTERN, GROUP_ID_PATTERN, Products, day_of
+from dsa110_continuum.records import failure_reason, read_json
 
-OUT = config["output_dir"]
+PATHS = Products(config["output_dir"])
 CALIBRATION = config["calibration"]
+NOW = datetime.now(timezone.utc)
 
 
-def resolve_config_path(path):
-    """A config path relative to the working directory, or else to the workflow directory."""
+wildcard_constraints:
+    group=GROUP_ID_PATTERN,
+    day=DAY_PATTERN,
+
+
+def config_path(path):
+    """A path from the config: relative to the working directory, or else to the workflow directory."""
     if path is None or os.path.exists(path):
         return path
     beside_workflow = os.path.join(workflow.basedir, path)
     return beside_workflow if os.path.exists(beside_workflow) else path
 
 
-for key in ("catalogue", "fallback_catalogue"):
-    CALIBRATION[key] = resolve_config_path(CALIBRATION[key])
-try:  # a broken catalogue stops the run at start, before any job: nothing is lost, the message says what to fix
-    load_catalogue(CALIBRATION)
-except ValueError as err:
-    raise WorkflowError(f"calibrator catalogue: {err}") from None
-LOGS = f"{OUT}/logs"
-GROUP_RE = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}"
-
-
-wildcard_constraints:
-    group=GROUP_RE,
-
-
-def plan_observations():
-    """Group the incoming files and decide, per observation, to process, wait or skip."""
-    incoming = config["incoming_dir"]
-    if not os.path.isdir(incoming):
-        raise WorkflowError(f"incoming_dir '{incoming}' does not exist (set it in config/config.yaml or --config)")
-    settings = config["ingest"]
-    plan = ingest.plan_groups(
-        incoming,
-        tolerance_s=settings["group_tolerance_s"],
-        n_subbands=settings["n_subbands"],
-        min_subbands=settings["min_subbands"],
-        settle_time_s=settings["settle_time_s"],
-        min_file_age_s=settings["min_file_age_s"],
-    )
-    for group_id, (_, decision) in plan.items():
-        if decision.action == "wait":
-            logger.info(f"observation {group_id} waits: {decision.reason}")
-    return plan
-
-
-PLAN = plan_observations()
-DECIDED = sorted(g for g, (_, d) in PLAN.items() if d.action != "wait")
-TO_PROCESS = sorted(g for g, (_, d) in PLAN.items() if d.action == "process")
-
-
-def group_files(wildcards):
-    """The raw files of one observation."""
-    if wildcards.group not in PLAN:
-        raise WorkflowError(f"no observation {wildcards.group} among the files in {config['incoming_dir']}")
-    return [f.path for f in PLAN[wildcards.group][0].files]
-
-
-def decision(wildcards):
-    return PLAN[wildcards.group][1]
+def log_for(rule_name, name="{group}"):
+    return PATHS.log(rule_name, name)
 
 
 def scaled(rule_name, key):
@@ -76,41 +49,106 @@ def scaled(rule_name, key):
 
 
 def threads_for(rule_name):
-    return config["resources"][rule_name].get("threads", 1)
+    return config["resources"][rule_name]["threads"]
 
 
-def group_records():
-    """All decided observations' index records (after the group_index checkpoint)."""
-    checkpoints.group_index.get()
-    return [read_json(f"{OUT}/groups/{group}.json") for group in DECIDED]
+@cache
+def incoming():
+    """The incoming directory's subband files, by name only; listed once per run."""
+    directory = config["incoming_dir"]
+    if not os.path.isdir(directory):
+        raise WorkflowError(f"incoming_dir '{directory}' does not exist (set it in config/config.yaml or --config)")
+    return list_incoming(directory)
 
 
-def calibrator_groups():
-    """Calibrator observations that can be solved: a transit inside and raw files that pass the checks.
-
-    One whose files are broken (found by the index, or by a failed extraction) counts as a failed set,
-    so it never holds up the others.
-    """
-    return [r["group_id"] for r in group_records() if r["action"] == "process" and r["calibrator"]
-            and not r["problem"] and not os.path.exists(f"{OUT}/failures/extract_calibrator/{r['group_id']}.json")]
-
-
-def calibration_assignments():
-    """Which calibration set (calibrator observation) serves each observation, or None (after the registry)."""
-    return read_json(checkpoints.calibration_registry.get().output[0])["assignments"]
+@cache
+def current_plan(day):
+    """What to do now with each observation of a day: the content of its plan checkpoint."""
+    settings = config["ingest"]
+    return plan_day(incoming(), day, tolerance_s=settings["group_tolerance_s"], n_subbands=settings["n_subbands"],
+                    min_subbands=settings["min_subbands"], settle_time_s=settings["settle_time_s"],
+                    min_file_age_s=settings["min_file_age_s"], now=NOW)
 
 
-def chosen_set_files(wildcards):
-    """The QA record and tables of the calibration set serving an observation."""
-    group = calibration_assignments().get(wildcards.group)
-    if group is None:
+@cache
+def _read_version(reader, path, mtime_ns):
+    return reader(path)
+
+
+def read_checkpoint(reader, path):
+    """A checkpoint's output, parsed once per version (input functions ask for it once per job)."""
+    return _read_version(reader, path, os.stat(path).st_mtime_ns)
+
+
+def plan(day):
+    """A day's frozen plan (after its checkpoint)."""
+    return read_checkpoint(read_json, checkpoints.plan_day.get(day=day).output[0])
+
+
+def planned(wildcards):
+    """The plan entry of one observation."""
+    entry = plan(day_of(wildcards.group)).get(wildcards.group)
+    if entry is None:
+        raise WorkflowError(f"no observation {wildcards.group} among the files in {config['incoming_dir']}")
+    return entry
+
+
+def group_files(wildcards):
+    return planned(wildcards)["files"]
+
+
+def groups_with(day, *actions):
+    return sorted(group for group, entry in plan(day).items() if entry["action"] in actions)
+
+
+def index_rows(day):
+    """A day's index rows (after its checkpoint)."""
+    return read_checkpoint(read_day_index, checkpoints.day_index.get(day=day).output[0])
+
+
+def days_around(day):
+    """The day and its neighbours that have files: calibration sets serve observations up to 24 h away."""
+    present = set(incoming().days())
+    centre = datetime.strptime(day, "%Y-%m-%d")
+    around = [(centre + timedelta(days=k)).strftime("%Y-%m-%d") for k in (-1, 0, 1)]
+    return [d for d in around if d in present]
+
+
+def extraction_failure(group):
+    """Why extracting a calibrator observation failed (its raw files are unusable), or None."""
+    return failure_reason(PATHS.failure("extract_calibrator", group))
+
+
+def solvable_calibrators(day):
+    return [row["group_id"] for row in index_rows(day) if row["action"] == "process" and row["calibrator"]
+            and not row["problem"] and not extraction_failure(row["group_id"])]
+
+
+@cache
+def calibration_registry(day):
+    """The calibration sets around a day and the one each of its observations uses (after their solves)."""
+    return day_registry(day, [row for d in days_around(day) for row in index_rows(d)],
+                        qa_for=lambda group: read_json(checkpoints.solve_calibration.get(group=group).output.qa),
+                        extraction_failure_for=extraction_failure, validity_hours=CALIBRATION["validity_hours"])
+
+
+def chosen_set_tables(wildcards):
+    """The tables and QA record of the calibration set serving an observation."""
+    cal_set = calibration_registry(day_of(wildcards.group))["assignments"].get(wildcards.group)
+    if cal_set is None:
         raise WorkflowError(f"observation {wildcards.group} has no valid calibration set yet")
-    return {"qa": f"{OUT}/calibration/{group}/qa.json", "tables": f"{OUT}/calibration/{group}/tables"}
+    return {"bandpass": PATHS.bandpass_table(cal_set), "gains": PATHS.gain_table(cal_set),
+            "qa": PATHS.solve_qa(cal_set)}
+
+
+def day_targets(day):
+    """Everything a day's observations should have produced by now."""
+    targets = [PATHS.day_index(day), PATHS.registry(day)]
+    if config["convert"]["keep_ms"]:
+        targets += [PATHS.ms_record(group) for group in groups_with(day, "process")]
+    assigned = calibration_registry(day)["assignments"]
+    return targets + [PATHS.calibrated_record(group) for group, cal_set in assigned.items() if cal_set]
 
 
 def final_targets(wildcards):
-    targets = [f"{OUT}/group_index.csv", f"{OUT}/calibration/registry.json"]
-    if config["convert"]["keep_ms"]:
-        targets += expand(f"{OUT}/ms/{{group}}.json", group=TO_PROCESS)
-    assigned = [group for group, cal_set in calibration_assignments().items() if cal_set]
-    return targets + expand(f"{OUT}/calibrated/{{group}}.json", group=assigned)
+    return [target for day in incoming().days() for target in day_targets(day)]

@@ -3,14 +3,13 @@ rule convert:
     input:
         group_files,
     output:
-        ms=directory(f"{OUT}/ms/{{group}}.ms"),
-        record=f"{OUT}/ms/{{group}}.json",
+        ms=directory(PATHS.ms("{group}")),
+        record=PATHS.ms_record("{group}"),
     params:
         n_subbands=config["ingest"]["n_subbands"],
         integrations_per_block=config["convert"]["integrations_per_block"],
-        failure_record=f"{OUT}/failures/convert/{{group}}.json",
     log:
-        f"{LOGS}/convert/{{group}}.log",
+        log_for("convert"),
     threads: threads_for("convert")
     resources:
         mem_mb=scaled("convert", "mem_mb"),

@@ -1,17 +1,32 @@
+checkpoint plan_day:
+    """Which observations a day holds and what to do with each now (process, wait for late files, skip)."""
+    output:
+        PATHS.plan("{day}"),
+    params:
+        plan=lambda wildcards: current_plan(wildcards.day),
+    log:
+        log_for("plan_day", "{day}"),
+    localrule: True
+    conda:
+        "../envs/pipeline.yaml"
+    script:
+        "../scripts/plan_day.py"
+
+
 rule index_group:
     """Record one observation's members, pointing declination, times, calibrator transit and what was decided."""
     input:
         files=group_files,
-        catalogue=[p for p in (CALIBRATION["catalogue"], CALIBRATION["fallback_catalogue"]) if p],
+        calibrators=PATHS.calibrator_catalogue(),
     output:
-        f"{OUT}/groups/{{group}}.json",
+        PATHS.group_record("{group}"),
     params:
-        action=lambda wildcards: decision(wildcards).action,
-        reason=lambda wildcards: decision(wildcards).reason,
-        calibration=CALIBRATION,
+        action=lambda wildcards: planned(wildcards)["action"],
+        reason=lambda wildcards: planned(wildcards)["reason"],
         n_subbands=config["ingest"]["n_subbands"],
+        dec_tolerance_deg=CALIBRATION["dec_tolerance_deg"],
     log:
-        f"{LOGS}/index_group/{{group}}.log",
+        log_for("index_group"),
     threads: threads_for("index_group")
     resources:
         mem_mb=scaled("index_group", "mem_mb"),
@@ -22,16 +37,17 @@ rule index_group:
         "../scripts/index_group.py"
 
 
-checkpoint group_index:
-    """One CSV row per observation seen: the index other stages and operators read."""
+checkpoint day_index:
+    """One CSV row per decided observation of a day: the index operators and later stages read."""
     input:
-        expand(f"{OUT}/groups/{{group}}.json", group=DECIDED),
+        lambda wildcards: [PATHS.group_record(group) for group, entry in current_plan(wildcards.day).items()
+                           if entry["action"] != "wait"],
     output:
-        f"{OUT}/group_index.csv",
+        PATHS.day_index("{day}"),
     log:
-        f"{LOGS}/group_index.log",
+        log_for("day_index", "{day}"),
     localrule: True
     conda:
         "../envs/pipeline.yaml"
     script:
-        "../scripts/group_index.py"
+        "../scripts/day_index.py"

@@ -1,13 +1,13 @@
-from dsa110_continuum.convert import convert_group
-from dsa110_continuum.records import logged_step, read_json, write_json_atomic
+from dsa110_continuum.calibrate.extract import extract_calibrator
+from dsa110_continuum.records import job_step, read_json, write_json_atomic
+from dsa110_continuum.sky.catalogue import Calibrator
 
 group = snakemake.wildcards.group
-with logged_step(snakemake.log[0], failure_record=snakemake.params.failure_record, step="extract_calibrator",
-                 group=group) as log:
-    calibrator = read_json(snakemake.input.index)["calibrator"]["calibrator"]
-    log.info("phasing %s to %s and averaging in time", group, calibrator["name"])
-    record = convert_group(list(snakemake.input.files), snakemake.output.ms, n_subbands=snakemake.params.n_subbands,
-                           integrations_per_block=snakemake.params.integrations_per_block, threads=snakemake.threads,
-                           phase_centre=(calibrator["name"], calibrator["ra_deg"], calibrator["dec_deg"]),
-                           average_in_time=True)
+with job_step(snakemake, failure_step="extract_calibrator") as log:
+    calibrator = Calibrator(**read_json(snakemake.input.index)["calibrator"]["calibrator"])
+    log.info("phasing %s to %s and averaging in time", group, calibrator.name)
+    record = extract_calibrator(list(snakemake.input.files), snakemake.output.ms, calibrator,
+                                n_subbands=snakemake.params.n_subbands,
+                                integrations_per_block=snakemake.params.integrations_per_block,
+                                threads=snakemake.threads)
     write_json_atomic(snakemake.output.record, {"group_id": group, **record})

@@ -2,62 +2,19 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
-import subprocess
-import sys
 from dataclasses import replace
 from datetime import timedelta
-from pathlib import Path
 
 import h5py
 import numpy as np
 import pytest
 import yaml
 
-from dsa110_continuum.ingest import TIMESTAMP_FORMAT, group_time
-from dsa110_continuum.simulate import SimulationConfig, SkySource, simulate_session
-
-REPO = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
-TINY = SimulationConfig(n_observations=2, n_antennas=10, n_chan_per_subband=4, n_integrations=6,
-                        start_utc="2025-06-01T04:40:00", pointing_dec_deg=30.5, n_field_sources=5)
-
-
-def bright_source_near_centre(truth: dict, d_ra_deg=0.35, d_dec_deg=-0.25, flux_jy=8.0) -> SkySource:
-    """A source offset from the first observation's phase centre (so the rephasing matters)."""
-    ra, dec = truth["observations"][0]["field_centre_icrs_deg"]
-    return SkySource("bright", ra + d_ra_deg, dec + d_dec_deg, flux_jy, 0.0)
-
-
-def simulate(tmp: Path, cfg: SimulationConfig) -> tuple[Path, Path, dict]:
-    incoming, truth_dir = tmp / "incoming", tmp / "truth"
-    truth = simulate_session(cfg, incoming, truth_dir)
-    return incoming, truth_dir, truth
-
-
-def run_snakemake(workdir: Path, configfile: Path, *extra: str) -> subprocess.CompletedProcess:
-    """Run the real workflow (local executor, the repository's default profile) in ``workdir``."""
-    cmd = [str(BIN / "snakemake"), "-s", str(REPO / "Snakefile"), "--directory", str(workdir),
-           "--configfile", str(configfile), "--cores", "2", *extra]
-    return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=1800)
-
-
-def casa_json(*args: str) -> dict:
-    """Run a dsa110_continuum.casa command in its own process (casatools and casacore never share one)."""
-    out = subprocess.run([sys.executable, "-m", "dsa110_continuum.casa", *args], capture_output=True, text=True,
-                         timeout=600, cwd=REPO)
-    assert out.returncode == 0, out.stderr[-3000:]
-    return json.loads(out.stdout)
-
-
-def checksums(directory: Path) -> dict[str, str]:
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(directory.iterdir())}
-
-
-def _files_of(incoming: Path, group_index: int, truth: dict) -> list[Path]:
-    return [incoming / name for name in truth["observations"][group_index]["files"]]
+from dsa110_continuum.naming import Products, format_timestamp, parse_timestamp
+from dsa110_continuum.simulate.session import SkySource
+from helpers import TINY, bright_source_near_centre, checksums, files_of, run_snakemake, simulate, write_catalogue
 
 
 @pytest.fixture(scope="session")
@@ -80,7 +37,7 @@ def workflow_run(tmp_path_factory, tiny_good):
     # Five more observations, an hour later, each damaged in its own way.
     bad_in, _, bad_truth = simulate(tmp / "bad", replace(TINY, n_observations=6, start_utc="2025-06-01T05:40:00"))
     groups = [o["group_id"] for o in bad_truth["observations"]]
-    files = [_files_of(bad_in, k, bad_truth) for k in range(6)]
+    files = [files_of(bad_in, k, bad_truth) for k in range(6)]
     for group_files in files:
         for path in group_files:
             shutil.copy2(path, incoming / path.name)
@@ -91,7 +48,7 @@ def workflow_run(tmp_path_factory, tiny_good):
     misfit = by_sb[1][7]
     with h5py.File(misfit, "r+") as f:
         f["Header/freq_array"][...] = f["Header/freq_array"][()] + 3.0e6
-    duplicate = incoming / f"{(group_time(groups[2]) + timedelta(seconds=2)).strftime(TIMESTAMP_FORMAT)}_sb03.hdf5"
+    duplicate = incoming / f"{format_timestamp(parse_timestamp(groups[2]) + timedelta(seconds=2))}_sb03.hdf5"
     shutil.copy2(by_sb[2][3], duplicate)
     antennas = by_sb[3][9]
     with h5py.File(antennas, "r+") as f:
@@ -121,13 +78,6 @@ def workflow_run(tmp_path_factory, tiny_good):
         "antennas": (groups[3], antennas), "incomplete": groups[4], "skipped": groups[5],
         "truth": tiny_good["truth"], "bad_truth": bad_truth,
     }
-
-
-def write_catalogue(path: Path, sources: list[SkySource]) -> Path:
-    lines = ["name,ra_deg,dec_deg,flux_1400mhz_jy,spectral_index,casa_standard_name"]
-    lines += [f"{s.name},{s.ra_deg:.8f},{s.dec_deg:.8f},{s.flux_jy},{s.spectral_index}," for s in sources]
-    path.write_text("\n".join(lines) + "\n")
-    return path
 
 
 @pytest.fixture(scope="session")
@@ -166,7 +116,7 @@ def calibration_runs(tmp_path_factory):
 
     add([0, 1, 2, 3])
     first = run_snakemake(tmp, configfile)
-    registry_first = json.loads((tmp / "results" / "calibration" / "registry.json").read_text())
+    registry_first = json.loads(open(Products(tmp / "results").registry(groups[0][:10])).read())
     calibrated_first = sorted(p.name for p in (tmp / "results").glob("calibrated/*.json"))
     add([4, 5, 6, 7])
     second = run_snakemake(tmp, configfile)

@@ -1,4 +1,4 @@
-"""Command line: ``dsa110-continuum simulate | convert | solve | summary``."""
+"""Command line: ``dsa110-continuum simulate | convert | extract-calibrator | apply | solve | summary``."""
 
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ PRESETS = {
 
 
 def _simulate(args) -> None:
-    from .calibrators import load_calibrator_catalogue
-    from .simulate import SimulationConfig, SkySource, simulate_session, start_for_transit
+    from .simulate.session import SimulationConfig, SkySource, simulate_session, start_for_transit
+    from .sky.catalogue import load_calibrator_catalogue
 
     cfg = SimulationConfig(**PRESETS[args.preset])
     overrides = {k: getattr(args, k) for k in ("n_observations", "n_antennas", "n_chan_per_subband",
@@ -36,8 +36,9 @@ def _simulate(args) -> None:
         cfg = replace(cfg, start_utc=start_for_transit(match[0], args.date, observation_index=args.transit_observation,
                                                        n_integrations=cfg.n_integrations))
         if args.pointing_dec_deg is None:
-            from .calibrators import apparent_radec_deg
             from astropy.time import Time
+
+            from .sky.coords import apparent_radec_deg
 
             cfg = replace(cfg, pointing_dec_deg=round(float(
                 apparent_radec_deg(match[0].ra_deg, match[0].dec_deg, Time(args.date).mjd)[1]), 1))
@@ -48,39 +49,60 @@ def _simulate(args) -> None:
           f"truth in {args.truth}")
 
 
-def _convert(args) -> None:
+def _print_json(record: dict) -> None:
     import json
 
-    from .convert import convert_group
-
-    phase_centre = (args.phase_centre[0], float(args.phase_centre[1]), float(args.phase_centre[2])) \
-        if args.phase_centre else None
-    record = convert_group([str(p) for p in args.files], args.ms, n_subbands=args.n_subbands, threads=args.threads,
-                           phase_centre=phase_centre, average_in_time=args.average_in_time,
-                           calibration=tuple(args.calibration) if args.calibration else None)
     print(json.dumps(record, indent=1))
 
 
-def _solve(args) -> None:
-    import json
+def _convert(args) -> None:
+    from .convert.stream import convert_observation
 
-    from .calibrate import SolveSettings, solve
-    from .registry import calibrator_from_record
+    _print_json(convert_observation([str(p) for p in args.files], args.ms, n_subbands=args.n_subbands,
+                                    threads=args.threads))
+
+
+def _extract_calibrator(args) -> None:
+    from .calibrate.extract import extract_calibrator
+    from .sky.catalogue import Calibrator
+
+    name, ra_deg, dec_deg = args.calibrator
+    calibrator = Calibrator(name, float(ra_deg), float(dec_deg), flux_1400mhz_jy=1.0, spectral_index=0.0)
+    _print_json(extract_calibrator([str(p) for p in args.files], args.ms, calibrator, n_subbands=args.n_subbands,
+                                   threads=args.threads))
+
+
+def _apply(args) -> None:
+    from .calibrate.apply import write_calibrated_ms
+
+    _print_json(write_calibrated_ms([str(p) for p in args.files], args.ms, args.bandpass_table, args.gain_table,
+                                    n_subbands=args.n_subbands, threads=args.threads))
+
+
+def _solve(args) -> None:
+    from .calibrate.solve import SolveSettings, solve
     from .records import read_json
+    from .sky.catalogue import Calibrator
 
     index, extraction = read_json(args.index), read_json(args.extraction_record)
-    qa = solve(args.calibrator_ms, args.out, cal=calibrator_from_record(index["calibrator"]["calibrator"]),
-               transit_mjd=index["calibrator"]["transit_mjd"], pointing_dec_deg=index["pointing_dec_deg"],
-               integration_times_mjd=extraction["integration_times_mjd"],
-               settings=SolveSettings(bandpass_solver=args.bandpass_solver))
-    print(json.dumps(qa, indent=1))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    _print_json(solve(args.calibrator_ms, str(out / "bandpass.bcal"), str(out / "gains.gcal"),
+                      cal=Calibrator(**index["calibrator"]["calibrator"]), transit_mjd=index["calibrator"]["transit_mjd"],
+                      pointing_dec_deg=index["pointing_dec_deg"],
+                      integration_times_mjd=extraction["integration_times_mjd"],
+                      settings=SolveSettings(bandpass_solver=args.bandpass_solver)))
 
 
 def _summary(args) -> None:
-    from .summary import print_run_summary
+    from .config import ConfigError, load_config, parse_overrides
+    from .ops.summary import print_run_summary
 
-    ok = print_run_summary(args.configfile, args.schema, truth_dir=args.truth)
-    sys.exit(0 if ok else 1)
+    try:
+        config = load_config(args.configfile, parse_overrides(args.config))
+    except ConfigError as err:
+        sys.exit(f"ERROR: {err}")
+    sys.exit(0 if print_run_summary(config, truth_dir=args.truth) else 1)
 
 
 def main(argv=None) -> None:
@@ -106,29 +128,36 @@ def main(argv=None) -> None:
     sim.add_argument("--no-gains", action="store_true", help="unit antenna gains")
     sim.set_defaults(func=_simulate)
 
-    conv = sub.add_parser("convert", help="convert one observation's UVH5 subband files to a Measurement Set")
-    conv.add_argument("files", nargs="+", type=Path)
-    conv.add_argument("--ms", required=True, type=Path, help="Measurement Set to write")
-    conv.add_argument("--n-subbands", type=int, default=16)
-    conv.add_argument("--threads", type=int, default=2)
-    conv.add_argument("--phase-centre", nargs=3, metavar=("NAME", "RA_DEG", "DEC_DEG"),
-                      help="ICRS phase centre instead of the meridian at mid-observation")
-    conv.add_argument("--average-in-time", action="store_true", help="average all integrations into one")
-    conv.add_argument("--calibration", nargs=2, metavar=("BANDPASS_TABLE", "GAIN_TABLE"),
-                      help="write calibrated visibilities")
-    conv.set_defaults(func=_convert)
+    def observation_command(name, help_text, func):
+        command = sub.add_parser(name, help=help_text)
+        command.add_argument("files", nargs="+", type=Path, help="the observation's UVH5 subband files")
+        command.add_argument("--ms", required=True, type=Path, help="Measurement Set to write")
+        command.add_argument("--n-subbands", type=int, default=16)
+        command.add_argument("--threads", type=int, default=2)
+        command.set_defaults(func=func)
+        return command
+
+    observation_command("convert", "one observation's UVH5 subband files -> a Measurement Set at the meridian",
+                        _convert)
+    extract = observation_command("extract-calibrator", "an observation phased to a calibrator, averaged in time",
+                                  _extract_calibrator)
+    extract.add_argument("--calibrator", nargs=3, required=True, metavar=("NAME", "RA_DEG", "DEC_DEG"))
+    apply = observation_command("apply", "a calibrated Measurement Set straight from the raw files", _apply)
+    apply.add_argument("--bandpass-table", required=True)
+    apply.add_argument("--gain-table", required=True)
 
     solv = sub.add_parser("solve", help="solve bandpass + phase gains on an extracted calibrator MS (CASA)")
-    solv.add_argument("calibrator_ms", help="from `convert --phase-centre ... --average-in-time`")
+    solv.add_argument("calibrator_ms", help="from `extract-calibrator`")
     solv.add_argument("--index", required=True, help="the observation's group index record (JSON)")
-    solv.add_argument("--extraction-record", required=True, help="the JSON `convert` printed for the extraction")
-    solv.add_argument("--out", required=True, help="directory for the tables")
+    solv.add_argument("--extraction-record", required=True, help="the JSON `extract-calibrator` printed")
+    solv.add_argument("--out", required=True, help="directory for bandpass.bcal and gains.gcal")
     solv.add_argument("--bandpass-solver", choices=["stefcal", "casa"], default="stefcal")
     solv.set_defaults(func=_solve)
 
     summ = sub.add_parser("summary", help="what the workflow produced, and checks against the simulation truth")
-    summ.add_argument("--configfile", default="config/config.yaml")
-    summ.add_argument("--schema", default="config/schema.yaml")
+    summ.add_argument("--configfile", default="config/config.yaml", help="the run's config file")
+    summ.add_argument("--config", nargs="*", default=[], metavar="KEY=VALUE",
+                      help="the same overrides as the run's `snakemake --config`")
     summ.add_argument("--truth", help="truth directory written by `simulate`")
     summ.set_defaults(func=_summary)
 

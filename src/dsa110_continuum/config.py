@@ -1,49 +1,55 @@
-"""Load the workflow configuration, fill in defaults and validate it against config/schema.yaml."""
+"""The workflow configuration outside Snakemake (for the command-line tools), validated as the workflow does.
+
+Defaults live in config/schema.yaml alone; ``snakemake.utils.validate`` fills them in.
+"""
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 
-import jsonschema
 import yaml
+from snakemake.utils import update_config, validate
+from snakemake_interface_common.exceptions import WorkflowError
+
+REPO_CONFIG = Path(__file__).resolve().parents[2] / "config"
 
 
-class ConfigError(ValueError):
-    """An invalid configuration; the message names the offending key."""
+class ConfigError(WorkflowError):
+    """An invalid configuration; the message names the offending key and what is allowed."""
 
 
-def _with_defaults(validator_class):
-    validate_properties = validator_class.VALIDATORS["properties"]
+def validate_config(config: dict, schema_path: str | Path = REPO_CONFIG / "schema.yaml") -> dict:
+    """``config`` with the schema's defaults filled in (in place); raises ConfigError naming a bad key.
 
-    def set_defaults(validator, properties, instance, schema):
-        if isinstance(instance, dict):
-            for name, subschema in properties.items():
-                if name not in instance and "default" in subschema:
-                    instance[name] = copy.deepcopy(subschema["default"])
-        yield from validate_properties(validator, properties, instance, schema)
-
-    return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
-
-
-_DefaultingValidator = _with_defaults(jsonschema.Draft202012Validator)
-
-
-def validate_config(config: dict, schema_path: str | Path) -> dict:
-    """A copy of ``config`` with schema defaults filled in; raises ConfigError naming the first bad key."""
-    schema = yaml.safe_load(Path(schema_path).read_text())
-    config = copy.deepcopy(config)
-    errors = sorted(_DefaultingValidator(schema).iter_errors(config), key=lambda e: list(e.absolute_path))
-    if errors:
-        err = errors[0]
-        key = ".".join(str(p) for p in err.absolute_path) or "(top level)"
-        raise ConfigError(f"invalid configuration at key '{key}': {err.message}")
+    ``snakemake.utils.validate`` does the work; its message (which quotes the whole schema) is shortened
+    to the key, the problem and, for a choice, the allowed values.
+    """
+    try:
+        validate(config, str(schema_path), set_default=True)
+    except WorkflowError as err:
+        cause = err.__context__
+        if cause is None or not hasattr(cause, "absolute_path"):
+            raise
+        key = ".".join(str(part) for part in cause.absolute_path) or "(top level)"
+        raise ConfigError(f"invalid configuration at '{key}': {cause.message}") from None
     return config
 
 
-def load_config(config_path: str | Path, schema_path: str | Path) -> dict:
-    """Read a YAML config file and validate it."""
+def parse_overrides(entries: list[str]) -> dict:
+    """``key=value`` pairs parsed exactly as ``snakemake --config`` parses them."""
+    from snakemake.cli import parse_config
+
+    try:
+        return parse_config(entries)
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
+
+
+def load_config(config_path: str | Path = REPO_CONFIG / "config.yaml", overrides: dict | None = None,
+                schema_path: str | Path = REPO_CONFIG / "schema.yaml") -> dict:
+    """A YAML config file with ``overrides`` applied on top, validated; as the workflow would see it."""
     config = yaml.safe_load(Path(config_path).read_text()) or {}
+    update_config(config, overrides or {})
     try:
         return validate_config(config, schema_path)
     except ConfigError as err:

@@ -1,4 +1,4 @@
-"""The DSA-110's fixed numbers and its station coordinates."""
+"""The DSA-110's fixed numbers (site, dishes, band, correlator) and its station coordinates."""
 
 from __future__ import annotations
 
@@ -27,6 +27,9 @@ INTEGRATION_TIME_S = 12.884902
 N_INTEGRATIONS = 24
 POLARIZATIONS = (-5, -6)  # XX, YY (AIPS numbering, as pyuvdata uses)
 MISSING_ELEVATION_M = 1182.6
+SPEED_OF_LIGHT_M_S = 299792458.0
+#: Catalogue fluxes and spectral indices refer to this frequency (NVSS, VLA calibrator list).
+REFERENCE_FREQ_HZ = 1.4e9
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,8 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
+from .naming import Products
+
 
 class InputError(ValueError):
     """Bad input a user must fix (not a bug): reported as one clear line, with no traceback."""
@@ -27,6 +29,11 @@ def write_json_atomic(path: str | Path, record: dict) -> None:
 
 def read_json(path: str | Path) -> dict:
     return json.loads(Path(path).read_text())
+
+
+def failure_reason(path: str | Path) -> str | None:
+    """The reason in a failure record, or None when there is none."""
+    return read_json(path)["reason"] if os.path.exists(path) else None
 
 
 def utc_now_iso() -> str:
@@ -54,7 +61,8 @@ def logged_step(log_path: str, *, failure_record: str | None = None, **context):
         detail = "" if isinstance(err, InputError) else "\n" + traceback.format_exc()
         logging.getLogger("dsa110_continuum").error("%s%s", reason, detail)
         if failure_record:
-            write_json_atomic(failure_record, {**context, "reason": reason, "log": log_path, "failed_at": utc_now_iso()})
+            write_json_atomic(failure_record, {"log": log_path, **context, "reason": reason,
+                                               "failed_at": utc_now_iso()})
         print(f"ERROR: {reason} (log: {log_path})", file=sys.stderr)
         if isinstance(err, InputError):
             raise SystemExit(1) from None
@@ -65,3 +73,18 @@ def logged_step(log_path: str, *, failure_record: str | None = None, **context):
     finally:
         root.removeHandler(handler)
         handler.close()
+
+
+def job_step(smk, *, failure_step: str | None = None):
+    """``logged_step`` for a Snakemake script job: its log, and for a per-observation step its failure record.
+
+    The failure record (``failures/<step>/<group>.json``) names the step, the observation and the log
+    (relative to the output directory).
+    """
+    products = Products(smk.config["output_dir"])
+    log_path = smk.log[0]
+    if failure_step is None:
+        return logged_step(log_path)
+    group = smk.wildcards.group
+    return logged_step(log_path, failure_record=products.failure(failure_step, group), step=failure_step,
+                       group=group, log=products.relative(log_path))

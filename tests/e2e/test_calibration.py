@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 
 import numpy as np
 import pytest
 
-from conftest import casa_json
-from dsa110_continuum.calibrators import Calibrator, primary_beam_track
-from dsa110_continuum.summary import gain_errors_against_truth
+from dsa110_continuum.naming import Products
+from dsa110_continuum.simulate.truth import gain_errors_against_truth
+from dsa110_continuum.sky.beam import beam_along_track
+from helpers import casa_json
 
 pytestmark = pytest.mark.e2e
 
 
-def record(runs, *parts):
-    return json.loads(runs["out"].joinpath(*parts).read_text())
+def record(path):
+    return json.loads(open(path).read())
+
+
+def registry(runs):
+    """The registry of the session's day (all eight observations are on one day)."""
+    return record(Products(runs["out"]).registry(runs["groups"][0][:10]))
 
 
 def test_runs_succeed(calibration_runs):
@@ -25,39 +32,38 @@ def test_runs_succeed(calibration_runs):
 
 def test_observations_wait_while_no_set_is_valid(calibration_runs):
     g = calibration_runs["groups"]
-    registry = calibration_runs["registry_first"]
-    assert registry["awaiting_calibration"] == g[:4]
+    first = calibration_runs["registry_first"]
+    assert first["awaiting_calibration"] == g[:4]
     assert calibration_runs["calibrated_first"] == []
-    (only_set,) = registry["sets"]
+    (only_set,) = first["sets"]
     assert only_set["set_id"] == g[1] and only_set["status"] == "failed"
 
 
 def test_a_later_run_calibrates_them_with_the_next_valid_set(calibration_runs):
-    g = calibration_runs["groups"]
-    registry = record(calibration_runs, "calibration", "registry.json")
-    assert registry["awaiting_calibration"] == []
-    assert registry["assignments"] == {group: g[7] for group in g}
+    g, paths = calibration_runs["groups"], Products(calibration_runs["out"])
+    result = registry(calibration_runs)
+    assert result["awaiting_calibration"] == []
+    assert result["assignments"] == {group: g[7] for group in g}
     for group in g:
-        calibrated = record(calibration_runs, "calibrated", f"{group}.json")
+        calibrated = record(paths.calibrated_record(group))
         assert calibrated["calibration_set"] == g[7] and calibrated["calibrator"] == "TESTCAL_B"
         assert (calibration_runs["out"] / "calibrated" / f"{group}.ms").is_dir()
 
 
 def test_rejected_solve_is_recorded_and_never_applied(calibration_runs):
-    g = calibration_runs["groups"]
-    qa = record(calibration_runs, "calibration", g[1], "qa.json")
+    g, paths = calibration_runs["groups"], Products(calibration_runs["out"])
+    qa = record(paths.solve_qa(g[1]))
     assert qa["passed"] is False and any("no usable data" in reason for reason in qa["reasons"])
-    used = {record(calibration_runs, "calibrated", f"{group}.json")["bandpass_table"] for group in g}
-    assert all(g[1] not in table for table in used)
-    good = record(calibration_runs, "calibration", g[7], "qa.json")
+    assert {record(paths.calibrated_record(group))["calibration_set"] for group in g} == {g[7]}
+    good = record(paths.solve_qa(g[7]))
     assert good["passed"] and good["flagged_fraction"] <= 0.25 and good["n_good_antennas"] == 10
     assert good["calibrator"]["name"] == "TESTCAL_B" and good["refant"]
 
 
 def test_recovered_gains_match_the_injected_ones(calibration_runs):
     """Phases (relative to the reference antenna) within 2 deg rms, amplitudes and bandpass shape within 2 %."""
-    qa = record(calibration_runs, "calibration", calibration_runs["groups"][7], "qa.json")
-    solved = casa_json("solutions", qa["bandpass_table"], qa["gain_table"])
+    paths, set_id = Products(calibration_runs["out"]), calibration_runs["groups"][7]
+    solved = casa_json("solutions", paths.bandpass_table(set_id), paths.gain_table(set_id))
     truth_antennas = np.load(calibration_runs["truth_dir"] / "gains.npz")["antenna_numbers"]
     rows = [solved["antennas"].index(a) for a in truth_antennas]
     assert not np.array(solved["flagged"])[rows].any()
@@ -77,8 +83,7 @@ def test_calibrated_calibrator_matches_its_model_flux(calibration_runs, tmp_path
     g, cal = calibration_runs["groups"], calibration_runs["cal_b"]
     vis, freqs = towards(calibration_runs, calibration_runs["out"] / "calibrated" / f"{g[7]}.ms", cal, tmp_path)
     times_jd = calibration_runs["truth"]["observations"][7]["time_jd"]
-    beam = primary_beam_track(Calibrator(cal.name, cal.ra_deg, cal.dec_deg, cal.flux_jy, cal.spectral_index), 30.5,
-                              np.array(times_jd) - 2400000.5, freqs).mean(axis=0)
+    beam = beam_along_track(cal.ra_deg, cal.dec_deg, 30.5, np.array(times_jd) - 2400000.5, freqs).mean(axis=0)
     model = cal.flux_at(freqs) * beam
     ratio = np.abs(vis.mean(axis=0)) / model
     assert np.all(np.abs(ratio - 1) <= 0.02), ratio
@@ -101,11 +106,10 @@ def test_apply_matches_casa_applycal(calibration_runs, tmp_path):
 
     from casacore import tables
 
-    g = calibration_runs["groups"]
-    qa = record(calibration_runs, "calibration", g[7], "qa.json")
+    g, paths = calibration_runs["groups"], Products(calibration_runs["out"])
     copy = tmp_path / "casa.ms"
-    shutil.copytree(calibration_runs["out"] / "ms" / f"{g[4]}.ms", copy)
-    casa_json("applycal", str(copy), qa["bandpass_table"], qa["gain_table"])
+    shutil.copytree(paths.ms(g[4]), copy)
+    casa_json("applycal", str(copy), paths.bandpass_table(g[7]), paths.gain_table(g[7]))
     with tables.table(str(copy), ack=False) as t:
         expected, expected_flags = t.getcol("CORRECTED_DATA"), t.getcol("FLAG")
     with tables.table(str(calibration_runs["out"] / "calibrated" / f"{g[4]}.ms"), ack=False) as t:
@@ -125,8 +129,8 @@ def test_stefcal_bandpass_equals_casa_bandpass(calibration_runs, tmp_path):
     cli = str(Path(sys.executable).parent / "dsa110-continuum")
     solutions = {}
     for solver in ("stefcal", "casa"):
-        extracted = subprocess.run([cli, "convert", *files, "--ms", str(tmp_path / f"{solver}.ms"), "--average-in-time",
-                                    "--phase-centre", cal.name, str(cal.ra_deg), str(cal.dec_deg)],
+        extracted = subprocess.run([cli, "extract-calibrator", *files, "--ms", str(tmp_path / f"{solver}.ms"),
+                                    "--calibrator", cal.name, str(cal.ra_deg), str(cal.dec_deg)],
                                    capture_output=True, text=True, check=True)
         (tmp_path / f"{solver}.json").write_text(extracted.stdout)
         subprocess.run([cli, "solve", str(tmp_path / f"{solver}.ms"), "--index", str(calibration_runs["out"] / "groups" /
@@ -140,3 +144,23 @@ def test_stefcal_bandpass_equals_casa_bandpass(calibration_runs, tmp_path):
     ratio = fast[~flags] / casa[~flags]
     assert np.abs(np.angle(ratio, deg=True)).max() < 0.05
     assert np.abs(np.abs(ratio) - 1).max() < 1e-3
+
+
+def test_changing_a_solve_setting_reruns_only_the_solves_and_what_uses_them(calibration_runs):
+    """Run last in this module: it re-solves with another minsnr (same data, so the same verdicts)."""
+    import yaml
+
+    from helpers import run_snakemake
+
+    config = yaml.safe_load((calibration_runs["tmp"] / "config.yaml").read_text())
+    config["calibration"]["minsnr"] = 4
+    configfile = calibration_runs["tmp"] / "config_minsnr.yaml"
+    configfile.write_text(yaml.safe_dump(config))
+    run = run_snakemake(calibration_runs["tmp"], configfile)
+    assert run.returncode == 0, run.stderr[-3000:]
+    executed = Counter(line.split()[-1].rstrip(":") for line in run.stderr.splitlines()
+                       if line.startswith(("rule ", "localrule ", "checkpoint ", "localcheckpoint ")))
+    assert executed == {"extract_calibrator": 2, "solve_calibration": 2, "calibration_registry": 1,
+                        "apply_calibration": 8, "all": 1}, executed
+    assert registry(calibration_runs)["assignments"] == {g: calibration_runs["groups"][7]
+                                                         for g in calibration_runs["groups"]}

@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
-import csv
 import json
 
 import numpy as np
 import pytest
 
-from conftest import casa_json, checksums, run_snakemake
 from dsa110_continuum import instrument as inst
-from dsa110_continuum.calibrators import angular_separation_deg
+from dsa110_continuum.ingest.index import read_day_index
+from dsa110_continuum.naming import Products
+from dsa110_continuum.sky.coords import angular_separation_deg
+from helpers import casa_json, checksums, run_snakemake
 
 pytestmark = pytest.mark.e2e
 
 
 def read_index(run):
-    with open(run["out"] / "group_index.csv", newline="") as handle:
-        return {row["group_id"]: row for row in csv.DictReader(handle)}
+    """Every observation's index row; the session's observations all fall on one day."""
+    return {row["group_id"]: row for row in read_day_index(Products(run["out"]).day_index("2025-06-01"))}
 
 
 def test_workflow_finishes_despite_bad_groups(workflow_run):
@@ -44,7 +45,7 @@ def test_bad_group_recorded_as_failed_with_file_and_cause(workflow_run, case, ca
     group, bad_file = workflow_run[case]
     record = json.loads((workflow_run["out"] / "failures" / "convert" / f"{group}.json").read_text())
     assert cause in record["reason"] and str(bad_file.name) in record["reason"]
-    assert record["group"] == group and cause in open(record["log"]).read()
+    assert record["group"] == group and cause in (workflow_run["out"] / record["log"]).read_text()
     assert not (workflow_run["out"] / "ms" / f"{group}.ms").exists()
     assert not list((workflow_run["out"] / "ms").glob("*.partial"))
 
@@ -57,10 +58,10 @@ def test_group_index_records_every_decision(workflow_run):
     assert incomplete["action"] == "process" and "[14, 15]" in incomplete["reason"]
     for group in workflow_run["good_groups"]:
         row = index[group]
-        assert row["action"] == "process" and row["n_subbands"] == "16"
-        assert float(row["pointing_dec_deg"]) == pytest.approx(30.5)
+        assert row["action"] == "process" and row["n_subbands"] == 16
+        assert row["pointing_dec_deg"] == pytest.approx(30.5)
         truth_mjd = np.mean(next(o for o in workflow_run["truth"]["observations"] if o["group_id"] == group)["time_jd"])
-        assert float(row["mid_mjd"]) == pytest.approx(truth_mjd - 2400000.5, abs=1e-6)
+        assert row["mid_mjd"] == pytest.approx(truth_mjd - 2400000.5, abs=1e-6)
     assert len(index) == 8
     for case in ("truncated", "misfit", "duplicate", "antennas"):  # known from the headers, before any heavy job
         group, bad_file = workflow_run[case]
@@ -130,7 +131,7 @@ def test_second_run_redoes_only_the_failed_groups(workflow_run):
 
 
 def test_declination_without_calibrator_waits_with_the_reason(workflow_run):
-    registry = json.loads((workflow_run["out"] / "calibration" / "registry.json").read_text())
+    registry = json.loads(open(Products(workflow_run["out"]).registry("2025-06-01")).read())
     assert registry["sets"] == []
     for group in workflow_run["good_groups"]:
         reason = registry["awaiting_reasons"][group]
@@ -144,10 +145,12 @@ def test_broken_calibrator_catalogue_stops_the_run_at_start_naming_file_and_line
     catalogue.write_text("name,ra_deg,dec_deg,flux_1400mhz_jy,spectral_index,casa_standard_name\n"
                          "3C286,202.78,thirty,15.0,-0.5,3C286\n")
     config = yaml.safe_load(workflow_run["configfile"].read_text())
-    config["calibration"] = {"catalogue": str(catalogue)}
+    config.update(output_dir=str(tmp_path / "results"), calibration={"catalogue": str(catalogue)},
+                  convert={"keep_ms": False})
     configfile = tmp_path / "config.yaml"
     configfile.write_text(yaml.safe_dump(config))
-    run = run_snakemake(tmp_path, configfile, "--dry-run")
+    run = run_snakemake(tmp_path, configfile)
     assert run.returncode != 0
     output = run.stdout + run.stderr
     assert f"{catalogue}, line 2" in output and "dec_deg" in output and "Traceback" not in output
+    assert not (tmp_path / "results" / "groups").exists()  # nothing that needs the catalogue ran

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from dsa110_continuum.applycal import CalibrationTableError, _per_antenna, read_caltable
+from dsa110_continuum.calibrate.apply import _per_antenna
+from dsa110_continuum.formats.caltable import CalibrationTableError, read_caltable
 
 
 def test_missing_table_is_named(tmp_path):

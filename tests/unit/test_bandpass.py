@@ -1,6 +1,6 @@
 import numpy as np
 
-from dsa110_continuum.bandpass import solve_bandpass
+from dsa110_continuum.calibrate.bandpass import solve_bandpass
 
 
 def synthetic(n_ant=8, n_chan=5, n_pol=2, noise=0.0, seed=3):

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from pyuvdata import UVData
 
-from dsa110_continuum.convert import _rephase_into, convert_group, plan_layout
-from dsa110_continuum.simulate import SimulationConfig, simulate_session
-from dsa110_continuum.uvh5 import BadInputError
+from dsa110_continuum.convert.stream import _rephase_into, convert_observation
+from dsa110_continuum.formats.uvh5 import BadInputError, read_group_layout
+from dsa110_continuum.simulate.session import SimulationConfig, simulate_session
 
 CFG = SimulationConfig(n_observations=1, n_antennas=5, n_chan_per_subband=3, n_integrations=3,
                        start_utc="2025-06-01T04:40:00", pointing_dec_deg=16.3, n_field_sources=4)
@@ -44,7 +44,7 @@ def read_ms(path):
 
 
 def test_layout_is_the_full_band_ascending(group):
-    layout = plan_layout([str(p) for p in group])
+    layout = read_group_layout([str(p) for p in group])
     assert layout.freqs_hz.size == 48 and np.all(np.diff(layout.freqs_hz) > 0)
     assert layout.missing_subbands == []
     sb00 = layout.channel_index[layout.subbands.index(0)]
@@ -67,7 +67,7 @@ def test_rephasing_kernel_matches_direct_exponential():
 
 def test_missing_subbands_are_flagged_not_dropped(copy_of, tmp_path):
     files = [p for p in copy_of() if not p.name.endswith(("_sb14.hdf5", "_sb15.hdf5"))]
-    record = convert_group([str(p) for p in files], tmp_path / "out.ms")
+    record = convert_observation([str(p) for p in files], tmp_path / "out.ms")
     assert record["missing_subbands"] == [14, 15] and record["n_channels"] == 48
     ms = read_ms(tmp_path / "out.ms")
     assert ms["FLAG"][:, :6].all()  # sb14 and sb15 are the six lowest channels
@@ -104,7 +104,7 @@ def test_bad_file_is_named_with_its_cause(copy_of, tmp_path, damage, message):
         bad = bad.rename(tmp_path / "observation_sb00.hdf5")
         files[target] = bad
     with pytest.raises(BadInputError, match=message) as err:
-        convert_group([str(p) for p in files], tmp_path / "out.ms")
+        convert_observation([str(p) for p in files], tmp_path / "out.ms")
     assert str(bad) in str(err.value)
     assert not (tmp_path / "out.ms").exists()
 
@@ -119,8 +119,8 @@ def test_pyuvdata_convention_files_give_the_same_ms(copy_of, group, tmp_path):
         uvd.write_uvh5(str(rewritten / path.name), run_check=False)
     with h5py.File(next(rewritten.iterdir()), "r") as f:
         assert f["Data/visdata"].ndim == 3  # no spectral-window axis: the current convention
-    convert_group([str(p) for p in group], tmp_path / "dsa.ms")
-    convert_group(sorted(str(p) for p in rewritten.iterdir()), tmp_path / "pyuvdata.ms")
+    convert_observation([str(p) for p in group], tmp_path / "dsa.ms")
+    convert_observation(sorted(str(p) for p in rewritten.iterdir()), tmp_path / "pyuvdata.ms")
     a, b = read_ms(tmp_path / "dsa.ms"), read_ms(tmp_path / "pyuvdata.ms")
     for column in a:
         assert np.allclose(a[column], b[column], rtol=1e-6, atol=1e-5), column
@@ -129,5 +129,5 @@ def test_pyuvdata_convention_files_give_the_same_ms(copy_of, group, tmp_path):
 def test_raw_files_are_left_untouched(copy_of, tmp_path):
     files = copy_of()
     before = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in files}
-    convert_group([str(p) for p in files], tmp_path / "out.ms")
+    convert_observation([str(p) for p in files], tmp_path / "out.ms")
     assert {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in files} == before

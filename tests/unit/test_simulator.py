@@ -11,8 +11,9 @@ import pytest
 from pyuvdata import UVData
 
 from dsa110_continuum import instrument as inst
-from dsa110_continuum.ingest import FILENAME_RE, group_files, scan_incoming
-from dsa110_continuum.simulate import SimulationConfig, SkySource, simulate_session
+from dsa110_continuum.ingest.scan import group_files, list_incoming
+from dsa110_continuum.naming import RAW_FILENAME_RE
+from dsa110_continuum.simulate.session import SimulationConfig, SkySource, simulate_session
 
 SMALL = SimulationConfig(n_observations=2, n_antennas=6, n_chan_per_subband=3, n_integrations=5,
                          start_utc="2025-06-01T04:40:00", pointing_dec_deg=55.0, n_field_sources=3)
@@ -28,8 +29,9 @@ def session(tmp_path_factory):
 def test_sixteen_files_per_observation_with_real_names_and_jitter(session):
     incoming, _, truth = session
     names = sorted(p.name for p in incoming.iterdir())
-    assert len(names) == 32 and all(FILENAME_RE.match(n) for n in names)
-    files, unrecognised = scan_incoming(incoming)
+    assert len(names) == 32 and all(RAW_FILENAME_RE.match(n) for n in names)
+    listing = list_incoming(incoming)
+    files, unrecognised = listing.files, listing.unrecognised
     groups = group_files(files, tolerance_s=60)
     assert unrecognised == [] and [g.subbands for g in groups] == [list(range(16))] * 2
     for g in groups:
@@ -100,7 +102,7 @@ def _read_raw(path, with_geometry=False):
 
 def test_fringe_stopped_source_at_pointing_has_flux_and_zero_phase(tmp_path):
     """A source on the meridian at the pointing dec, mid-observation: phase ~0, amplitude = flux (XX = I)."""
-    from dsa110_continuum.simulate import _field_centre_icrs
+    from dsa110_continuum.simulate.session import _field_centre_icrs
     from astropy.time import Time
 
     cfg = replace(SMALL, n_observations=1, n_field_sources=0, add_noise=False, apply_gains=False)

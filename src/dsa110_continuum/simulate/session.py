@@ -16,14 +16,12 @@ from pathlib import Path
 
 import numpy as np
 
-from . import instrument as inst
-from .beam import MeridianAiryBeam, meridian_pointing_enu
-from .calibrators import angular_separation_deg
-from .ingest import TIMESTAMP_FORMAT
-from .uvh5 import write_dsa110_uvh5
-
-SPEED_OF_LIGHT_M_S = 299792458.0
-REFERENCE_FREQ_HZ = 1.4e9
+from .. import instrument as inst
+from ..formats.uvh5 import write_dsa110_uvh5
+from ..naming import format_timestamp, parse_timestamp, raw_filename
+from ..sky.beam import MeridianAiryBeam, meridian_pointing_enu
+from ..sky.catalogue import power_law_flux_jy
+from ..sky.coords import angular_separation_deg, apparent_radec_deg
 
 
 @dataclass(frozen=True)
@@ -34,8 +32,8 @@ class SkySource:
     flux_jy: float  # at 1.4 GHz
     spectral_index: float = -0.7
 
-    def flux_at(self, freqs_hz: np.ndarray) -> np.ndarray:
-        return self.flux_jy * (np.asarray(freqs_hz) / REFERENCE_FREQ_HZ) ** self.spectral_index
+    def flux_at(self, freqs_hz):
+        return power_law_flux_jy(self.flux_jy, self.spectral_index, freqs_hz)
 
 
 @dataclass
@@ -85,8 +83,6 @@ def start_for_transit(source: SkySource, date_utc: str, *, observation_index: in
     from astropy.time import Time
     import astropy.units as u
 
-    from .calibrators import apparent_radec_deg
-
     loc = inst.site_location()
     t = Time(date_utc, scale="utc")
     for _ in range(3):
@@ -95,7 +91,7 @@ def start_for_transit(source: SkySource, date_utc: str, *, observation_index: in
         t = t - (ha_deg / 360.0) * u.sday
     obs_s = n_integrations * inst.INTEGRATION_TIME_S
     start = t.to_datetime(timezone=timezone.utc) - timedelta(seconds=obs_s * (observation_index + 0.5))
-    return start.replace(microsecond=0).strftime(TIMESTAMP_FORMAT)
+    return format_timestamp(start.replace(microsecond=0))
 
 
 def _field_centre_icrs(time_jd: float, dec_app_deg: float) -> tuple[float, float]:
@@ -213,7 +209,7 @@ def corrupt(cfg: SimulationConfig, model: np.ndarray, freqs_hz: np.ndarray, gain
         vis += noise
     g = gains[:, None, :, :]
     vis *= (g[idx1] * np.conj(g[idx2])).transpose(1, 0, 2, 3)
-    vis *= np.exp(-2j * np.pi * obs["w0_m"][None, :, None, None] * freqs_hz[None, None, :, None] / SPEED_OF_LIGHT_M_S)
+    vis *= np.exp(-2j * np.pi * obs["w0_m"][None, :, None, None] * freqs_hz[None, None, :, None] / inst.SPEED_OF_LIGHT_M_S)
     return vis.reshape(-1, freqs_hz.size, 2).astype(np.complex64)
 
 
@@ -276,7 +272,7 @@ def simulate_session(cfg: SimulationConfig, incoming_dir: str | Path, truth_dir:
     if not cfg.apply_gains:
         gains = np.ones_like(gains)
 
-    start0 = datetime.strptime(cfg.start_utc, TIMESTAMP_FORMAT).replace(tzinfo=timezone.utc)
+    start0 = parse_timestamp(cfg.start_utc)
     obs_len = timedelta(seconds=observation_length_s(cfg))
     sources = list(cfg.calibrators) + list(cfg.extra_sources)
     observations = []
@@ -289,13 +285,12 @@ def simulate_session(cfg: SimulationConfig, incoming_dir: str | Path, truth_dir:
         obs = simulate_observation(cfg, start=start, sources=sources, ant_numbers=ant_numbers, gains=gains, rng=rng)
         header = _header(cfg, obs)
         jitter = rng.integers(0, cfg.timestamp_jitter_s + 1, cfg.n_subbands)
-        group_id = start.replace(microsecond=0).strftime(TIMESTAMP_FORMAT)
+        group_id = format_timestamp(start.replace(microsecond=0))
         files = []
         for sb in range(cfg.n_subbands):
             # sb00 is the top of the band; the correlator stores each subband's channels descending.
             chans = slice(all_freqs.size - (sb + 1) * cfg.n_chan_per_subband, all_freqs.size - sb * cfg.n_chan_per_subband)
-            stamp = (start + timedelta(seconds=int(jitter[sb]))).replace(microsecond=0).strftime(TIMESTAMP_FORMAT)
-            path = incoming_dir / f"{stamp}_sb{sb:02d}.hdf5"
+            path = incoming_dir / raw_filename((start + timedelta(seconds=int(jitter[sb]))).replace(microsecond=0), sb)
             header["freq_array"] = obs["freqs_hz"][chans][::-1][None, :]
             vis = corrupt(cfg, obs["model"][:, :, chans], all_freqs[chans], gains[:, chans], obs, rng)
             write_dsa110_uvh5(path, vis=vis[:, ::-1], flags=np.zeros(vis.shape, dtype=bool), header=header)

@@ -5,19 +5,32 @@ Runs in casatools processes only (never beside python-casacore).
 
 from __future__ import annotations
 
-import logging
 import os
 import shutil
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import numpy as np
 
+from ..casa import casa_tools
+from ..records import InputError
+from ..sky.beam import beam_along_track
+from ..sky.catalogue import Calibrator
 from .bandpass import solve_bandpass
-from .calibrators import Calibrator, primary_beam_track
-from .casa import casa_tools
 
-log = logging.getLogger(__name__)
+
+
+class SolveError(InputError):
+    """The calibrator data could not be solved (a CASA task failed on them); recorded as a failed set."""
+
+
+@contextmanager
+def _casa_step(name: str):
+    """CASA tools raise RuntimeError for what they cannot do with the data: a failed solve, not a crash."""
+    try:
+        yield
+    except RuntimeError as err:
+        raise SolveError(f"CASA {name} failed: {err}") from err
 
 
 @dataclass(frozen=True)
@@ -80,7 +93,8 @@ def _write_point_source_model(ms: str, cal: Calibrator, pointing_dec_deg: float,
     tb.close()
     tb.open(ms, nomodify=False)
     try:
-        beam = primary_beam_track(cal, pointing_dec_deg, integration_times_s / 86400.0, freqs_hz).mean(axis=0)
+        beam = beam_along_track(cal.ra_deg, cal.dec_deg, pointing_dec_deg, integration_times_s / 86400.0,
+                                freqs_hz).mean(axis=0)
         model = tb.getcol("MODEL_DATA")  # (Npol, Nchan, Nrow)
         model *= beam[None, :, None]
         tb.putcol("MODEL_DATA", model)
@@ -126,15 +140,22 @@ def _stefcal_bandpass_table(ms: str, caltable: str, *, refant: int, minsnr: floa
         tb.close()
 
 
-def _solution_qa(bcal: str, gcal: str, antennas_in_data: list[int], settings: SolveSettings) -> dict:
-    """Figures and verdict of one solve from its tables."""
+def _read_columns(table: str, *columns: str) -> list[np.ndarray]:
     tb = casa_tools().table()
-    tb.open(bcal)
-    b_gain, b_flag, b_snr, b_ant = tb.getcol("CPARAM"), tb.getcol("FLAG"), tb.getcol("SNR"), tb.getcol("ANTENNA1")
-    tb.close()
-    tb.open(gcal)
-    g_flag, g_ant = tb.getcol("FLAG"), tb.getcol("ANTENNA1")
-    tb.close()
+    tb.open(table)
+    try:
+        return [tb.getcol(c) for c in columns]
+    finally:
+        tb.close()
+
+
+def solution_qa(b_gain: np.ndarray, b_flag: np.ndarray, b_snr: np.ndarray, b_ant: np.ndarray, g_flag: np.ndarray,
+                g_ant: np.ndarray, antennas_in_data: list[int], settings: SolveSettings) -> dict:
+    """Figures and verdict of one solve from its tables' columns (CASA layout: (pol, chan, row)).
+
+    An antenna is good with at most half its bandpass flagged and a gain solution; the solve fails
+    with more than ``max_flagged_fraction`` of the bandpass flagged, or fewer than ``min_good_antennas``.
+    """
     in_data = np.isin(b_ant, antennas_in_data)
     flagged_fraction = float(b_flag[:, :, in_data].mean()) if in_data.any() else 1.0
     good = sorted(int(a) for a in b_ant[in_data] if not b_flag[:, :, b_ant == a].mean() > 0.5
@@ -166,22 +187,24 @@ def _solution_qa(bcal: str, gcal: str, antennas_in_data: list[int], settings: So
     }
 
 
-def solve(calibrator_ms: str, out_dir: str, *, cal: Calibrator, transit_mjd: float, pointing_dec_deg: float,
-          integration_times_mjd: list[float], settings: SolveSettings) -> dict:
+def solve(calibrator_ms: str, bandpass_table: str, gain_table: str, *, cal: Calibrator, transit_mjd: float,
+          pointing_dec_deg: float, integration_times_mjd: list[float], settings: SolveSettings) -> dict:
     """Solve bandpass + phase-only gains on a calibrator observation; returns the QA record.
 
-    ``calibrator_ms`` is the observation phased to the calibrator and averaged in time (the
-    converter's ``average_in_time``); ``integration_times_mjd`` are the integrations averaged into it.
-    Tables go to ``out_dir`` (staged, then renamed). A solve that cannot produce usable tables is a
-    failed-QA record, not an exception.
+    ``calibrator_ms`` is the observation phased to the calibrator and averaged in time
+    (``extract_calibrator``); ``integration_times_mjd`` are the integrations averaged into it. The
+    tables are written beside their final names and renamed into place; a solve that cannot produce
+    usable tables is a failed-QA record (its tables left empty), and raises SolveError only when a CASA
+    task fails on the data.
     """
     from casatasks import bandpass, flagdata, gaincal
 
     record = {"calibrator": asdict(cal), "transit_mjd": transit_mjd, "pointing_dec_deg": pointing_dec_deg,
-              "settings": asdict(settings), "bandpass_table": None, "gain_table": None}
-    flagdata(vis=calibrator_ms, mode="manual", autocorr=True, flagbackup=False)
-    if settings.rfi_flagging != "none":
-        flagdata(vis=calibrator_ms, mode=settings.rfi_flagging, datacolumn="data", flagbackup=False)
+              "settings": asdict(settings)}
+    with _casa_step("flagdata"):
+        flagdata(vis=calibrator_ms, mode="manual", autocorr=True, flagbackup=False)
+        if settings.rfi_flagging != "none":
+            flagdata(vis=calibrator_ms, mode=settings.rfi_flagging, datacolumn="data", flagbackup=False)
     flagged = _flagged_fraction_per_antenna(calibrator_ms)
     usable = {ant: f for ant, f in flagged.items() if f < 1.0}
     record["data_flagged_fraction"] = float(np.mean(list(flagged.values()))) if flagged else 1.0
@@ -194,25 +217,29 @@ def solve(calibrator_ms: str, out_dir: str, *, cal: Calibrator, transit_mjd: flo
     tb.close()
     refant = choose_refant(usable, names, settings.refant_preference)
     record["refant"] = names[refant]
-    _write_point_source_model(calibrator_ms, cal, pointing_dec_deg, np.asarray(integration_times_mjd) * 86400.0)
+    with _casa_step("setjy"):
+        _write_point_source_model(calibrator_ms, cal, pointing_dec_deg, np.asarray(integration_times_mjd) * 86400.0)
 
-    staging = Path(f"{out_dir}.partial")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    bcal, gcal = str(staging / "bandpass.bcal"), str(staging / "gains.gcal")
+    bcal, gcal = f"{bandpass_table}.partial", f"{gain_table}.partial"
+    for table in (bcal, gcal):
+        shutil.rmtree(table, ignore_errors=True)
     # CASA reads a number as an antenna index (our antenna names are numbers too).
-    if settings.bandpass_solver == "casa":
-        bandpass(vis=calibrator_ms, caltable=bcal, field="0", solint="inf", combine="scan", refant=str(refant),
-                 minsnr=settings.minsnr, solnorm=False, bandtype="B")
-    else:
-        _stefcal_bandpass_table(calibrator_ms, bcal, refant=refant, minsnr=settings.minsnr)
+    with _casa_step("bandpass"):
+        if settings.bandpass_solver == "casa":
+            bandpass(vis=calibrator_ms, caltable=bcal, field="0", solint="inf", combine="scan", refant=str(refant),
+                     minsnr=settings.minsnr, solnorm=False, bandtype="B")
+        else:
+            _stefcal_bandpass_table(calibrator_ms, bcal, refant=refant, minsnr=settings.minsnr)
     if not os.path.isdir(bcal):
         return {**record, "passed": False, "reasons": ["bandpass produced no table (no data above the SNR limit)"]}
-    gaincal(vis=calibrator_ms, caltable=gcal, field="0", solint=settings.gain_solint, calmode="p", gaintable=[bcal],
-            refant=str(refant), minsnr=settings.minsnr)
+    with _casa_step("gaincal"):
+        gaincal(vis=calibrator_ms, caltable=gcal, field="0", solint=settings.gain_solint, calmode="p",
+                gaintable=[bcal], refant=str(refant), minsnr=settings.minsnr)
     if not os.path.isdir(gcal):
         return {**record, "passed": False, "reasons": ["gaincal produced no table"]}
-    qa = _solution_qa(bcal, gcal, sorted(usable), settings)
-    shutil.rmtree(out_dir, ignore_errors=True)
-    os.replace(staging, out_dir)
-    return {**record, **qa, "bandpass_table": f"{out_dir}/bandpass.bcal", "gain_table": f"{out_dir}/gains.gcal"}
+    qa = solution_qa(*_read_columns(bcal, "CPARAM", "FLAG", "SNR", "ANTENNA1"), *_read_columns(gcal, "FLAG", "ANTENNA1"),
+                     sorted(usable), settings)
+    for staged, final in ((bcal, bandpass_table), (gcal, gain_table)):
+        shutil.rmtree(final, ignore_errors=True)
+        os.replace(staged, final)
+    return {**record, **qa}

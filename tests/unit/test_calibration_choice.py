@@ -1,4 +1,4 @@
-"""Unit tests for dsa110_continuum.calibrators."""
+"""Which calibrator transits in an observation (checked against astropy), and which set serves an observation."""
 
 from __future__ import annotations
 
@@ -12,22 +12,13 @@ from astropy.coordinates import HADec, TETE, EarthLocation, SkyCoord
 from astropy.time import Time
 from astropy.utils import iers
 
-from dsa110_continuum.calibrators import (
-    Calibrator,
-    CalibratorTransit,
-    Solve,
-    airy_power_beam,
-    choose_calibration_set,
-    flux_at_freq_jy,
-    load_calibrator_catalogue,
-    select_calibrator,
-)
+from dsa110_continuum.calibrate.registry import CalibrationSet, registry, set_records, sets_in_window
+from dsa110_continuum.calibrate.transits import CalibratorTransit, select_calibrator
+from dsa110_continuum.sky.catalogue import Calibrator, load_calibrator_catalogue
 
 REPO = Path(__file__).resolve().parents[2]
 CATALOGUE = REPO / "config" / "calibrators.csv"
 SITE = EarthLocation.from_geodetic(-118.2856 * u.deg, 37.2334 * u.deg, 1183.0 * u.m)
-C_M_S = 299_792_458.0
-HEADER = "name,ra_deg,dec_deg,flux_1400mhz_jy,spectral_index,casa_standard_name\n"
 SEC = 1.0 / 86400.0
 
 
@@ -69,23 +60,6 @@ def transit_3c286(c3c286) -> float:
     with iers.conf.set_temp("auto_download", False):
         return _astropy_transit_mjd(c3c286, Time("2025-06-15T03:00:00", scale="utc").mjd)
 
-
-# ----------------------------------------------------------------------- shipped catalogue
-
-
-def test_shipped_catalogue_contents(catalogue):
-    by_name = {c.name: c for c in catalogue}
-    for name in ("3C286", "3C48", "3C147", "3C138", "J0834+555"):
-        assert name in by_name
-    assert by_name["3C286"].ra_deg == pytest.approx(202.784533, abs=1e-5)
-    assert by_name["3C286"].dec_deg == pytest.approx(30.509155, abs=1e-5)
-    assert by_name["J0834+555"].dec_deg == pytest.approx(55.5725, abs=1e-3)
-    assert by_name["3C48"].casa_standard_name == "3C48"
-    assert by_name["J0834+555"].casa_standard_name is None
-    assert all(not c.is_fallback and c.flux_1400mhz_jy >= 1.0 for c in catalogue)
-
-
-# ----------------------------------------------------------------------- selection
 
 
 def test_3c286_selected_at_its_transit(c3c286, catalogue, transit_3c286):
@@ -185,142 +159,99 @@ def test_outside_iers_table_still_works(c3c286):
     assert result is not None and start <= result.transit_mjd <= start + 1.0
 
 
-# ----------------------------------------------------------------------- flux and beam
-
-
-def test_flux_power_law(c3c286):
-    assert flux_at_freq_jy(c3c286, 1.4e9) == pytest.approx(c3c286.flux_1400mhz_jy)
-    assert flux_at_freq_jy(c3c286, 2.8e9) == pytest.approx(
-        c3c286.flux_1400mhz_jy * 2.0 ** c3c286.spectral_index)
-    cal = Calibrator("X", 10.0, 20.0, 2.0, -0.7)
-    freqs = np.array([0.7e9, 1.4e9, 2.8e9])
-    np.testing.assert_allclose(flux_at_freq_jy(cal, freqs), 2.0 * np.array([2 ** 0.7, 1.0, 2 ** -0.7]))
-    with pytest.raises(ValueError):
-        flux_at_freq_jy(cal, 0.0)
-
-
-def test_airy_beam_normalisation_and_half_power():
-    freq = 1.4e9
-    lam_over_d = C_M_S / freq / 4.65
-    assert airy_power_beam(0.0, freq) == pytest.approx(1.0)
-    assert airy_power_beam(0.5 * 1.02 * lam_over_d, freq) == pytest.approx(0.5, abs=0.02)
-    assert airy_power_beam(0.5 * 1.029 * lam_over_d, freq) == pytest.approx(0.5, abs=2e-3)
-    assert airy_power_beam(1.2197 * lam_over_d, freq) == pytest.approx(0.0, abs=1e-6)  # first null
-    # FWHM ~2.7 deg at 1.4 GHz for the 4.65 m dish
-    assert airy_power_beam(np.deg2rad(1.35), freq) == pytest.approx(0.5, abs=0.02)
-    offsets = np.deg2rad(np.linspace(0, 2.5, 6))
-    p = airy_power_beam(offsets, freq)
-    assert p.shape == (6,) and np.all(np.diff(p) < 0)
-    assert airy_power_beam(-0.01, freq) == pytest.approx(airy_power_beam(0.01, freq))
-    # narrower at higher frequency
-    assert airy_power_beam(0.02, 1.5e9) < airy_power_beam(0.02, 1.3e9)
-
-
-# ----------------------------------------------------------------------- catalogue loading
-
-
-def _write(tmp_path: Path, name: str, text: str) -> Path:
-    path = tmp_path / name
-    path.write_text(text)
-    return path
-
-
-def test_missing_column_names_file_and_line(tmp_path):
-    path = _write(tmp_path, "cat.csv", "name,ra_deg,dec_deg,flux_1400mhz_jy\nA,1,2,3\n")
-    with pytest.raises(ValueError, match=r"cat\.csv, line 1: .*spectral_index"):
-        load_calibrator_catalogue(path)
-
-
-def test_non_numeric_value_names_file_and_line(tmp_path):
-    path = _write(tmp_path, "bad.csv", HEADER + "A,10,20,5,-0.7,\nB,10,abc,5,-0.7,\n")
-    with pytest.raises(ValueError, match=r"bad\.csv, line 3: .*dec_deg.*'abc'"):
-        load_calibrator_catalogue(path)
-
-
-def test_dec_out_of_range_names_file_and_line(tmp_path):
-    text = HEADER + "\nA,10,20,5,-0.7,\n\nB,10,95.5,5,-0.7,\n"
-    path = _write(tmp_path, "dec.csv", text)
-    with pytest.raises(ValueError, match=r"dec\.csv, line 5: dec_deg 95\.5 outside"):
-        load_calibrator_catalogue(path)
-
-
-def test_wrong_field_count_and_duplicates(tmp_path):
-    path = _write(tmp_path, "short.csv", HEADER + "A,10,20,5\n")
-    with pytest.raises(ValueError, match=r"short\.csv, line 2: expected 6 fields"):
-        load_calibrator_catalogue(path)
-    path = _write(tmp_path, "dup.csv", HEADER + "A,10,20,5,-0.7,\nA,11,21,5,-0.7,\n")
-    with pytest.raises(ValueError, match=r"dup\.csv, line 3: duplicate"):
-        load_calibrator_catalogue(path)
-
-
-def test_bad_fallback_file_is_named(tmp_path):
-    main = _write(tmp_path, "main.csv", HEADER + "A,10,20,5,-0.7,\n")
-    fb = _write(tmp_path, "vla.csv", "name,ra_deg,dec_deg\nB,1,2\n")
-    with pytest.raises(ValueError, match=r"vla\.csv, line 1: .*flux_1400mhz_jy"):
-        load_calibrator_catalogue(main, fallback_path=fb)
-    fb = _write(tmp_path, "vla2.csv", "name,ra_deg,dec_deg,flux_1400mhz_jy\nB,1,-91,2\n")
-    with pytest.raises(ValueError, match=r"vla2\.csv, line 2: dec_deg"):
-        load_calibrator_catalogue(main, fallback_path=fb)
-
-
-def test_fallback_filtering(tmp_path):
-    main = _write(tmp_path, "main.csv", HEADER
-                  + "3C286,202.78453326667,30.50915523611,15.08,-0.501,3C286\n")
-    fb = _write(tmp_path, "vla.csv",
-                "name,ra_deg,dec_deg,flux_1400mhz_jy\n"
-                "J0001+0000,0.5,0.1,0.99\n"
-                "J0002+0000,0.6,0.2,1.0\n"
-                "3c 286,203.0,30.6,15.0\n"
-                "J1331+3030,202.78453,30.50916,15.0\n"
-                "J0003+0000,0.7,0.3,4.5\n")
-    cals = load_calibrator_catalogue(main, fallback_path=fb)
-    names = [c.name for c in cals]
-    assert names == ["3C286", "J0002+0000", "J0003+0000"]
-    extra = cals[1]
-    assert extra.is_fallback and extra.casa_standard_name is None
-    assert extra.spectral_index == pytest.approx(-0.7)
-    assert not cals[0].is_fallback
-    higher = load_calibrator_catalogue(main, fallback_path=fb, fallback_min_flux_jy=2.0)
-    assert [c.name for c in higher] == ["3C286", "J0003+0000"]
-
-
-def test_fallback_with_full_columns(tmp_path):
-    main = _write(tmp_path, "main.csv", HEADER + "A,10,20,5,-0.7,\n")
-    fb = _write(tmp_path, "user.csv", HEADER + "B,50,20,3,-0.2,3C999\nC,60,20,3,,\n")
-    cals = load_calibrator_catalogue(main, fallback_path=fb)
-    assert [(c.name, c.spectral_index, c.casa_standard_name) for c in cals[1:]] == [
-        ("B", -0.2, "3C999"), ("C", -0.7, None)]
-
-
 # ----------------------------------------------------------------------- calibration sets
 
 
-def test_choose_nearest_valid_solve():
+def nearest_passed(t, sets, validity_hours=12.0):
+    chosen = [s for s in sets_in_window(t, sets, validity_hours=validity_hours) if s.passed]
+    return chosen[0].set_id if chosen else None
+
+
+def test_choose_nearest_valid_set():
     t = 60000.5
-    solves = [Solve("far", t - 0.3, True), Solve("near", t + 0.1, True), Solve("mid", t - 0.2, True)]
-    assert choose_calibration_set(t, solves).set_id == "near"
+    sets = [CalibrationSet("far", t - 0.3, True), CalibrationSet("near", t + 0.1, True),
+            CalibrationSet("mid", t - 0.2, True)]
+    assert nearest_passed(t, sets) == "near"
+    assert [s.set_id for s in sets_in_window(t, sets, validity_hours=12)] == ["near", "mid", "far"]
 
 
 def test_choose_falls_back_when_nearest_failed_qa():
     t = 60000.5
-    solves = [Solve("near_bad", t + 0.01, False), Solve("next", t - 0.2, True), Solve("far", t + 0.4, True)]
-    assert choose_calibration_set(t, solves).set_id == "next"
-    assert choose_calibration_set(t, [Solve("bad", t, False)]) is None
-    assert choose_calibration_set(t, []) is None
+    sets = [CalibrationSet("near_bad", t + 0.01, False), CalibrationSet("next", t - 0.2, True),
+            CalibrationSet("far", t + 0.4, True)]
+    assert nearest_passed(t, sets) == "next"
+    assert nearest_passed(t, [CalibrationSet("bad", t, False)]) is None
+    assert nearest_passed(t, []) is None
 
 
 def test_choose_validity_window():
     t = 60000.5
-    assert choose_calibration_set(t, [Solve("x", t + 12.01 / 24, True)]) is None
-    assert choose_calibration_set(t, [Solve("x", t - 12.0 / 24, True)]).set_id == "x"
-    assert choose_calibration_set(t, [Solve("x", t + 3 / 24, True)], validity_hours=2.0) is None
+    assert nearest_passed(t, [CalibrationSet("x", t + 12.01 / 24, True)]) is None
+    assert nearest_passed(t, [CalibrationSet("x", t - 12.0 / 24, True)]) == "x"
+    assert nearest_passed(t, [CalibrationSet("x", t + 3 / 24, True)], validity_hours=2.0) is None
 
 
 def test_choose_tie_breaks_are_deterministic():
     t = 60000.3  # |t - 60000.1| and |t - 60000.5| differ only by float rounding
-    solves = [Solve("later", 60000.5, True), Solve("earlier", 60000.1, True)]
-    assert choose_calibration_set(t, solves).set_id == "earlier"
-    assert choose_calibration_set(t, solves[::-1]).set_id == "earlier"
-    same = [Solve("b", 60000.4, True), Solve("a", 60000.4, True)]
-    assert choose_calibration_set(t, same).set_id == "a"
-    assert choose_calibration_set(t, same[::-1]).set_id == "a"
+    sets = [CalibrationSet("later", 60000.5, True), CalibrationSet("earlier", 60000.1, True)]
+    assert nearest_passed(t, sets) == "earlier"
+    assert nearest_passed(t, sets[::-1]) == "earlier"
+    same = [CalibrationSet("b", 60000.4, True), CalibrationSet("a", 60000.4, True)]
+    assert nearest_passed(t, same) == "a"
+    assert nearest_passed(t, same[::-1]) == "a"
+
+
+# ----------------------------------------------------------------------- registry
+
+HOUR = 1 / 24.0
+
+
+def group(group_id, mid_mjd, transit_mjd=None):
+    """An index row."""
+    return {"group_id": group_id, "mid_mjd": mid_mjd, "pointing_dec_deg": 30.5,
+            "calibrator": None if transit_mjd is None else "CAL", "calibrator_transit_mjd": transit_mjd}
+
+
+CALS = [group("c1", 100.0, 100.0), group("c2", 100.0 + 3 * HOUR, 100.0 + 3 * HOUR), group("c3", 101.0, 101.0)]
+
+
+def passed(*set_ids):
+    return {g["group_id"]: {"passed": g["group_id"] in set_ids, "reasons": [] if g["group_id"] in set_ids
+                            else ["too many flags"]} for g in CALS}
+
+
+def test_registry_assigns_the_nearest_set_that_passed():
+    targets = [group("t1", 100.0 + 2 * HOUR), group("t2", 100.0 + 2 * HOUR)]
+    result = registry(targets, CALS, passed("c1", "c2", "c3"), validity_hours=12)
+    assert result["assignments"] == {"t1": "c2", "t2": "c2"}
+    result = registry(targets, CALS, passed("c1", "c3"), validity_hours=12)
+    assert result["assignments"]["t1"] == "c1"  # c2 failed QA: the next nearest
+
+
+def test_registry_reports_sets_with_windows_and_verdicts():
+    result = registry([group("t", 100.5)], CALS, {**passed("c3"), "c2": None} | {"c2": {"passed": False,
+                      "reasons": ["only 2 antennas"]}}, validity_hours=12)
+    by_id = {s["set_id"]: s for s in result["sets"]}
+    assert by_id["c1"]["status"] == "failed" and by_id["c3"]["status"] == "passed"
+    assert by_id["c2"]["reasons"] == ["only 2 antennas"]
+    assert by_id["c3"]["valid_from_mjd"] == pytest.approx(100.5) and by_id["c3"]["valid_to_mjd"] == pytest.approx(101.5)
+    assert result["assignments"] == {"t": "c3"}
+
+
+def test_registry_says_why_an_observation_waits():
+    result = registry([group("t", 100.5)], CALS, passed("c3"), validity_hours=11)
+    assert result["awaiting_calibration"] == ["t"]
+    assert "no calibration set within the window passed QA: c2 (too many flags)" in result["awaiting_reasons"]["t"]
+    result = registry([group("t", 105.0)], CALS, {}, validity_hours=12)
+    assert "no calibrator of the catalogue transited within 12 h at dec 30.5" in result["awaiting_reasons"]["t"]
+    result = registry([group("t", 100.0)], CALS, {}, validity_hours=1)
+    assert "c1 (not solved)" in result["awaiting_reasons"]["t"]
+
+
+def test_set_records_say_why_unusable_raw_files_give_no_set():
+    rows = [{**c, "problem": "x.hdf5: truncated" if c["group_id"] == "c3" else None} for c in CALS]
+    records = set_records(rows, qa_for=lambda g: {"passed": True, "reasons": []},
+                          extraction_failure_for=lambda g: "y.hdf5: cannot read" if g == "c2" else None)
+    assert records["c1"]["passed"] and not records["c2"]["passed"] and not records["c3"]["passed"]
+    assert records["c2"]["reasons"] == ["raw files unusable: y.hdf5: cannot read"]
+    assert records["c3"]["reasons"] == ["raw files unusable: x.hdf5: truncated"]

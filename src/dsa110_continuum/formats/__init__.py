@@ -1,0 +1,1 @@
+"""File formats: the correlator's UVH5 subband files, Measurement Sets and CASA calibration tables."""

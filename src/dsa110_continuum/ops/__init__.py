@@ -1,0 +1,1 @@
+"""Operations: what the workflow produced, what waits and what failed."""
