@@ -4,6 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 DEMO := demo
+RUN := PATH=$(abspath $(BIN)):$$PATH
 
 .PHONY: demo test test-fast lint benchmark clean-demo
 
@@ -15,25 +16,32 @@ $(INSTALLED): envs/requirements.txt pyproject.toml
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $@
 
-# Simulate a short session around a 3C286 transit, run the workflow on it, check the products against the truth.
+# Simulate an hour around a 3C286 transit, run the workflow on it, check the products against the truth.
 demo: $(INSTALLED)
 	test -d $(DEMO)/incoming || $(BIN)/dsa110-continuum simulate --preset demo --incoming $(DEMO)/incoming \
 		--truth $(DEMO)/truth --calibrators config/calibrators.csv --transit 3C286
-	PATH=$(abspath $(BIN)):$$PATH $(BIN)/snakemake
+	$(RUN) $(BIN)/snakemake
 	$(BIN)/dsa110-continuum summary --truth $(DEMO)/truth
 
+# Installs the Debian packages the tests use (WSClean, SLURM, PostgreSQL, Chromium) where missing, starts a
+# one-node SLURM cluster and a PostgreSQL server for the tests, and stops them afterwards.
 test: $(INSTALLED)
-	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m pytest -q tests
+	tools/setup-system
+	tools/slurm-cluster start
+	tools/postgres-server start
+	status=0; $(RUN) $(BIN)/python -m pytest -q tests || status=$$?; \
+		tools/postgres-server stop; tools/slurm-cluster stop; exit $$status
 
 # Unit tests only: no Snakemake runs, a minute or so.
 test-fast: $(INSTALLED)
-	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m pytest -q -m "not e2e" tests
+	$(RUN) $(BIN)/python -m pytest -q -m "not e2e" tests
 
 lint: $(INSTALLED)
 	$(BIN)/snakemake --lint
 
 benchmark: $(INSTALLED)
-	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python benchmarks/bench_convert.py
+	$(RUN) $(BIN)/python benchmarks/bench_observation.py
+	$(RUN) $(BIN)/python benchmarks/bench_dag.py
 
 clean-demo:
 	rm -rf $(DEMO) .snakemake

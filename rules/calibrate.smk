@@ -47,6 +47,7 @@ checkpoint solve_calibration:
     output:
         bandpass=directory(PATHS.bandpass_table("{group}")),
         gains=directory(PATHS.gain_table("{group}")),
+        plot=report(PATHS.solution_plot("{group}"), caption="../report/solutions.rst", category="Calibration"),
         qa=PATHS.solve_qa("{group}"),
     params:
         settings={key: CALIBRATION[key] for key in ("minsnr", "max_flagged_fraction", "min_good_antennas",
@@ -97,6 +98,7 @@ rule apply_calibration:
     params:
         n_subbands=config["ingest"]["n_subbands"],
         integrations_per_block=config["convert"]["integrations_per_block"],
+        flagger=config["flag"]["flagger"],
     log:
         log_for("apply_calibration"),
     threads: threads_for("apply_calibration")

@@ -17,16 +17,20 @@ from snakemake.exceptions import WorkflowError
 from dsa110_continuum.calibrate.registry import day_registry
 from dsa110_continuum.ingest.index import read_day_index
 from dsa110_continuum.ingest.scan import list_incoming, plan_day
-from dsa110_continuum.naming import DAY_PATTERN, GROUP_ID_PATTERN, Products, day_of
-from dsa110_continuum.records import failure_reason, read_json
+from dsa110_continuum.mosaic.windows import day_windows
+from dsa110_continuum.products.db import database_url, day_signatures
+from dsa110_continuum.naming import DAY_PATTERN, GROUP_ID_PATTERN, Products, day_of, timestamp_mjd
+from dsa110_continuum.records import failed_permanently, failure_reason, read_json
 
 PATHS = Products(config["output_dir"])
 CALIBRATION = config["calibration"]
+DATABASE_URL = database_url(config)
 NOW = datetime.now(timezone.utc)
 
 
 wildcard_constraints:
     group=GROUP_ID_PATTERN,
+    window=GROUP_ID_PATTERN,
     day=DAY_PATTERN,
 
 
@@ -114,6 +118,14 @@ def days_around(day):
     return [d for d in around if d in present]
 
 
+def failed(step, item, inputs=()):
+    """Whether a step failed on bad input for this observation (or window) since its inputs last changed.
+
+    Such a failure is not retried: the failure record says why, and deleting it (or new inputs) retries it.
+    """
+    return failed_permanently(PATHS.failure(step, item), inputs)
+
+
 def extraction_failure(group):
     """Why extracting a calibrator observation failed (its raw files are unusable), or None."""
     return failure_reason(PATHS.failure("extract_calibrator", group))
@@ -141,14 +153,101 @@ def chosen_set_tables(wildcards):
             "qa": PATHS.solve_qa(cal_set)}
 
 
+def imaged_groups(day):
+    """Observations of a day that have (or will have, in this run) calibrated MSs and images."""
+    assigned = calibration_registry(day)["assignments"]
+    return [group for group, cal_set in sorted(assigned.items()) if cal_set
+            and not failed("apply", group, plan(day_of(group))[group]["files"])
+            and not failed("image", group, [PATHS.calibrated_record(group)])]
+
+
+def data_end_mjd():
+    """When the latest observation in the incoming directory started (MJD)."""
+    latest = incoming().latest()
+    return timestamp_mjd(latest) if latest else 0.0
+
+
+def never_calibrated(day):
+    """Observations of a day no calibration set can serve any more: the data have moved past their window."""
+    rows = {row["group_id"]: row for row in index_rows(day)}
+    horizon_d = CALIBRATION["validity_hours"] / 24
+    return {g for g, cal_set in calibration_registry(day)["assignments"].items()
+            if cal_set is None and rows[g]["mid_mjd"] + horizon_d < data_end_mjd()}
+
+
+@cache
+def mosaic_windows(day):
+    """The mosaic windows that begin on a day, each with the observations it can use, or why it waits."""
+    days = [d for d in days_around(day) if d >= day]
+    rows = [row for d in days for row in index_rows(d)]
+    imaged = {g for d in days for g in imaged_groups(d)}
+    awaiting = {g for d in days for g, cal_set in calibration_registry(d)["assignments"].items()
+                if cal_set is None and g not in never_calibrated(d)}
+    settings = config["mosaic"]
+    windows = []
+    for window in day_windows(day, rows, size=settings["window_size"], overlap=settings["window_overlap"],
+                              max_gap_s=settings["max_gap_s"], dec_tolerance_deg=settings["dec_tolerance_deg"]):
+        waiting = [g for g in window.members if g in awaiting]
+        reason = ("waits for later observations" if not window.complete
+                  else f"waits for calibration of {', '.join(waiting)}" if waiting else None)
+        windows.append({"window_id": window.window_id, "members": list(window.members), "dec_deg": window.dec_deg,
+                        "imaged": [g for g in window.members if g in imaged], "waiting": reason})
+    return windows
+
+
+def window(wildcards):
+    """A mosaic window by its id (its first observation)."""
+    found = [w for w in mosaic_windows(day_of(wildcards.window)) if w["window_id"] == wildcards.window]
+    if not found:
+        raise WorkflowError(f"no mosaic window begins with observation {wildcards.window}")
+    return found[0]
+
+
+def ready_windows(day):
+    return [w["window_id"] for w in mosaic_windows(day) if w["waiting"] is None and w["imaged"]
+            and not failed("mosaic", w["window_id"], [PATHS.image_qa(g) for g in w["imaged"]])]
+
+
 def day_targets(day):
     """Everything a day's observations should have produced by now."""
-    targets = [PATHS.day_index(day), PATHS.registry(day)]
+    targets = [PATHS.day_index(day), PATHS.registry(day), PATHS.mosaic_plan(day)]
     if config["convert"]["keep_ms"]:
-        targets += [PATHS.ms_record(group) for group in groups_with(day, "process")]
-    assigned = calibration_registry(day)["assignments"]
-    return targets + [PATHS.calibrated_record(group) for group, cal_set in assigned.items() if cal_set]
+        targets += [PATHS.ms_record(group) for group in groups_with(day, "process")
+                    if not failed("convert", group, plan(day)[group]["files"])]
+    for group in imaged_groups(day):
+        targets += [PATHS.image_qa(group)]
+        if not failed("measure_image", group, [PATHS.image_qa(group)]):
+            targets += [PATHS.sources("image", group), PATHS.photometry(group)]
+    for window_id in ready_windows(day):
+        targets += [PATHS.mosaic_qa(window_id)]
+        if not failed("measure_mosaic", window_id, [PATHS.mosaic_qa(window_id)]):
+            targets += [PATHS.sources("mosaic", window_id)]
+    return targets
+
+
+def day_state(day):
+    """What a day still waits for, from the files alone; a day waiting for nothing is closed."""
+    waiting = [f"{group}: {entry['reason']}" for group, entry in plan(day).items() if entry["action"] == "wait"]
+    given_up = never_calibrated(day)
+    waiting += [f"{group}: {reason}" for group, reason in calibration_registry(day)["awaiting_reasons"].items()
+                if group not in given_up]
+    waiting += [f"mosaic {w['window_id']}: {w['waiting']}" for w in mosaic_windows(day) if w["waiting"]]
+    waiting += [f"{PATHS.relative(target)} is not made yet" for target in day_targets(day) if not os.path.exists(target)]
+    return {"day": day, "n_raw_files": incoming().files_per_day()[day], "closed": not waiting,
+            "n_waiting": len(waiting), "waiting": waiting[:50], "never_calibrated": sorted(given_up)}
+
+
+def open_days():
+    """Days that can still change: a closed day stays closed until files are added to it or removed."""
+    days = []
+    for day, n_files in sorted(incoming().files_per_day().items()):
+        marker = PATHS.day_status(day)
+        state = read_json(marker) if os.path.exists(marker) else {}
+        if not (state.get("closed") and state.get("n_raw_files") == n_files):
+            days.append(day)
+    return days
 
 
 def final_targets(wildcards):
-    return [target for day in incoming().days() for target in day_targets(day)]
+    return [target for day in open_days() for target in [*day_targets(day), PATHS.day_status(day)]] + [
+        PATHS.database_synced()]

@@ -51,3 +51,20 @@ checkpoint day_index:
         "../envs/pipeline.yaml"
     script:
         "../scripts/day_index.py"
+
+
+rule day_status:
+    """Whether everything a day can produce exists (a closed day is left out of later runs), and what it waits for."""
+    input:
+        lambda wildcards: day_targets(wildcards.day),
+    output:
+        PATHS.day_status("{day}"),
+    params:
+        state=lambda wildcards: day_state(wildcards.day),
+    log:
+        log_for("day_status", "{day}"),
+    localrule: True
+    conda:
+        "../envs/pipeline.yaml"
+    script:
+        "../scripts/day_status.py"

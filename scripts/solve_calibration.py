@@ -1,6 +1,6 @@
 import os
 
-from dsa110_continuum.calibrate.solve import SolveError, SolveSettings, solve
+from dsa110_continuum.calibrate.solve import SolveError, SolveSettings, plot_solutions, solve
 from dsa110_continuum.casa import route_casa_log
 from dsa110_continuum.naming import Products
 from dsa110_continuum.records import job_step, read_json, utc_now_iso, write_json_atomic
@@ -26,4 +26,5 @@ with job_step(snakemake) as log:
     qa.update(set_id=group, solved_at=utc_now_iso(),
               log=Products(snakemake.config["output_dir"]).relative(snakemake.log.main))
     log.info("calibration set %s: %s %s", group, "PASSED" if qa["passed"] else "FAILED", "; ".join(qa["reasons"]))
+    plot_solutions(snakemake.output.bandpass, snakemake.output.gains, qa, snakemake.output.plot)
     write_json_atomic(snakemake.output.qa, qa)

@@ -6,6 +6,7 @@ import hashlib
 import json
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from dsa110_continuum.simulate.session import SimulationConfig, SkySource, simulate_session
@@ -29,10 +30,17 @@ def simulate(tmp: Path, cfg: SimulationConfig) -> tuple[Path, Path, dict]:
 
 
 def run_snakemake(workdir: Path, configfile: Path, *extra: str) -> subprocess.CompletedProcess:
-    """Run the real workflow (local executor, the repository's default profile) in ``workdir``."""
+    """Run the real workflow (local executor, the repository's default profile) in ``workdir``, and check that
+    every raw file in its incoming directory is byte-identical afterwards."""
+    import yaml
+
+    incoming = Path(yaml.safe_load(Path(configfile).read_text())["incoming_dir"])
+    before = checksums(incoming)
     cmd = [str(BIN / "snakemake"), "-s", str(REPO / "Snakefile"), "--directory", str(workdir),
            "--configfile", str(configfile), "--cores", "2", *extra]
-    return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=1800)
+    run = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=1800)
+    assert checksums(incoming) == before, f"the workflow changed raw files in {incoming}"
+    return run
 
 
 def casa_json(*args: str) -> dict:
@@ -56,3 +64,72 @@ def write_catalogue(path: Path, sources: list[SkySource]) -> Path:
     lines += [f"{s.name},{s.ra_deg:.8f},{s.dec_deg:.8f},{s.flux_jy},{s.spectral_index}," for s in sources]
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def drift_beam_at(ra_deg, dec_deg, observation: dict, pointing_dec_deg: float) -> float:
+    """The drift-averaged primary beam of a simulated observation (uniform weights) at a position."""
+    import numpy as np
+
+    from dsa110_continuum import instrument as inst
+    from dsa110_continuum.sky.beam import drift_beam
+
+    times_mjd = np.array(observation["time_jd"]) - 2400000.5
+    return float(drift_beam(ra_deg, dec_deg, pointing_dec_deg, times_mjd, inst.band_freqs_hz()))
+
+
+def ra_where_beam_is(level: float, side: int, dec_deg: float, observation: dict, pointing_dec_deg: float) -> float:
+    """The RA east (side=+1) or west (-1) of an observation's centre at which its drift beam is ``level``."""
+    from scipy.optimize import brentq
+
+    ra0 = observation["field_centre_icrs_deg"][0]
+    offset = brentq(lambda d: drift_beam_at(ra0 + side * d, dec_deg, observation, pointing_dec_deg) - level, 0.01, 15)
+    return ra0 + side * offset
+
+
+def fit_sources(image_dir: Path, sources, rms_jy: float, *, product="pbcor"):
+    """Each source fitted in an image product: {name: (SourceFit or None, primary-beam response)}."""
+    from dsa110_continuum.image.measure import fit_source
+    from dsa110_continuum.image.products import read_plane
+
+    image, header = read_plane(image_dir / f"{product}.fits")
+    pb, _ = read_plane(image_dir / "pb.fits")
+    from astropy.wcs import WCS
+
+    wcs = WCS(header).celestial
+    fitted = {}
+    for s in sources:
+        x, y = (int(round(float(v))) for v in wcs.world_to_pixel_values(s.ra_deg, s.dec_deg))
+        response = float(pb[y, x]) if 0 <= y < pb.shape[0] and 0 <= x < pb.shape[1] else 0.0
+        noise = rms_jy / response if product == "pbcor" and response > 0 else rms_jy
+        fitted[s.name] = (fit_source(image, header, s.ra_deg, s.dec_deg, rms_jy=noise) if response > 0 else None,
+                          response)
+    return fitted, header
+
+
+def offset_in_beams(fit, source, header) -> tuple[float, float]:
+    """A fitted position's offset from the truth along the restoring beam's major and minor axes, in beams."""
+    import numpy as np
+
+    d_east = (fit.ra_deg - source.ra_deg) * np.cos(np.deg2rad(source.dec_deg))
+    d_north = fit.dec_deg - source.dec_deg
+    pa = np.deg2rad(header["BPA"])
+    along = d_east * np.sin(pa) + d_north * np.cos(pa)
+    across = d_east * np.cos(pa) - d_north * np.sin(pa)
+    return abs(along) / header["BMAJ"], abs(across) / header["BMIN"]
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    profile = tempfile.mkdtemp(prefix="chromium-profile-", dir=tmp_path)
+    command = [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+               "--disable-background-networking", "--disable-component-update", "--disable-sync",
+               "--hide-scrollbars", "--force-device-scale-factor=1", f"--user-data-dir={profile}", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=60)
+
+
+def dump_dom(tmp_path: Path, page: Path) -> str:
+    result = chromium(tmp_path, "--dump-dom", "--virtual-time-budget=5000", page.as_uri())
+    assert result.returncode == 0 and "<html" in result.stdout, result.stderr[-2000:]
+    return result.stdout

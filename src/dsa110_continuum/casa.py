@@ -133,6 +133,9 @@ def main(argv=None) -> None:
     p.add_argument("ms")
     p.add_argument("bandpass_table")
     p.add_argument("gain_table")
+    p = sub.add_parser("flag", help="CASA flagdata in place (tfcrop or rflag on DATA)")
+    p.add_argument("ms")
+    p.add_argument("--mode", choices=["tfcrop", "rflag"], required=True)
     p = sub.add_parser("dirty-peak", help="dirty image with tclean; JSON of its peak")
     p.add_argument("ms")
     p.add_argument("--image-prefix", required=True)
@@ -150,6 +153,11 @@ def main(argv=None) -> None:
         applycal(vis=args.ms, gaintable=[args.bandpass_table, args.gain_table], interp=["nearest", "linear"],
                  calwt=False, flagbackup=False)
         result = {"ms": args.ms}
+    elif args.command == "flag":
+        from casatasks import flagdata
+
+        flagdata(vis=args.ms, mode=args.mode, datacolumn="data", flagbackup=False)
+        result = {"ms": args.ms, "mode": args.mode}
     elif args.command == "towards":
         result = visibilities_towards(args.ms, args.ra_deg, args.dec_deg, args.work_dir)
     else:

@@ -5,6 +5,7 @@ Defaults live in config/schema.yaml alone; ``snakemake.utils.validate`` fills th
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import yaml
@@ -33,6 +34,17 @@ def validate_config(config: dict, schema_path: str | Path = REPO_CONFIG / "schem
         key = ".".join(str(part) for part in cause.absolute_path) or "(top level)"
         raise ConfigError(f"invalid configuration at '{key}': {cause.message}") from None
     return config
+
+
+def check_output_dir(output_dir: str) -> None:
+    """Raise ConfigError when ``output_dir`` cannot be written, judged on its nearest existing ancestor
+    (so that checking creates nothing)."""
+    existing = Path(output_dir).absolute()
+    while not existing.exists():
+        existing = existing.parent
+    if not os.access(existing, os.W_OK):
+        cause = "read-only file system" if os.statvfs(existing).f_flag & os.ST_RDONLY else "permission denied"
+        raise ConfigError(f"output_dir {output_dir} cannot be written ({cause} at {existing})")
 
 
 def parse_overrides(entries: list[str]) -> dict:

@@ -17,7 +17,7 @@ TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S"
 GROUP_ID_PATTERN = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}"
 #: A UTC day, the unit the workflow partitions its work in.
 DAY_PATTERN = r"\d{4}-\d{2}-\d{2}"
-RAW_FILENAME_RE = re.compile(rf"^({GROUP_ID_PATTERN})_sb(\d{{2}})\.hdf5$")
+RAW_FILENAME_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})_sb(\d{2})\.hdf5$")
 RAW_FILENAME_FORM = "YYYY-MM-DDTHH:MM:SS_sbNN.hdf5"
 
 
@@ -26,11 +26,11 @@ def parse_raw_filename(name: str) -> tuple[datetime, int] | None:
     match = RAW_FILENAME_RE.match(name)
     if match is None:
         return None
-    try:
-        stamp = parse_timestamp(match.group(1))
+    try:  # the constructor, not strptime: an archive holds ~140,000 names a month, all parsed every run
+        stamp = datetime(*(int(v) for v in match.groups()[:6]), tzinfo=timezone.utc)
     except ValueError:
         return None
-    return stamp, int(match.group(2))
+    return stamp, int(match.group(7))
 
 
 def raw_filename(timestamp: datetime, subband: int) -> str:
@@ -44,6 +44,11 @@ def format_timestamp(timestamp: datetime) -> str:
 def parse_timestamp(text: str) -> datetime:
     """A UTC datetime from ``YYYY-MM-DDTHH:MM:SS`` (an observation id)."""
     return datetime.strptime(text, TIMESTAMP_FORMAT).replace(tzinfo=timezone.utc)
+
+
+def timestamp_mjd(timestamp: datetime) -> float:
+    """A UTC datetime as an MJD (the Unix epoch is MJD 40587)."""
+    return timestamp.timestamp() / 86400.0 + 40587.0
 
 
 def day_of(group_id: str) -> str:
@@ -107,6 +112,9 @@ class Products:
     def gain_table(self, group: str) -> str:
         return self._path("calibration", group, "gains.gcal")
 
+    def solution_plot(self, group: str) -> str:
+        return self._path("calibration", group, "solutions.png")
+
     def solve_qa(self, group: str) -> str:
         return self._path("calibration", group, "qa.json")
 
@@ -119,10 +127,78 @@ class Products:
     def calibrated_record(self, group: str) -> str:
         return self._path("calibrated", f"{group}.json")
 
+    # image
+    def image_product(self, group: str, product: str) -> str:
+        """``product``: image, pbcor, pb, residual, psf or model (FITS)."""
+        return self._path("images", group, f"{product}.fits")
+
+    def image_qa(self, group: str) -> str:
+        return self._path("images", group, "qa.json")
+
+    def image_quicklook(self, group: str) -> str:
+        return self._path("images", group, "quicklook.png")
+
+    # mosaic
+    def mosaic_plan(self, day: str) -> str:
+        return self._path("mosaics", "plan", f"{day}.json")
+
+    def mosaic_product(self, window: str, product: str) -> str:
+        """``product``: mosaic, noise or coverage (FITS); a window is named after its first observation."""
+        return self._path("mosaics", window, f"{product}.fits")
+
+    def mosaic_qa(self, window: str) -> str:
+        return self._path("mosaics", window, "qa.json")
+
+    def mosaic_quicklook(self, window: str) -> str:
+        return self._path("mosaics", window, "quicklook.png")
+
+    # science
+    def _product_dir(self, product: str, item: str) -> str:
+        return self._path({"image": "images", "mosaic": "mosaics"}[product], item)
+
+    def sources(self, product: str, item: str) -> str:
+        """``product``: image (an observation) or mosaic (a window)."""
+        return f"{self._product_dir(product, item)}/sources.csv"
+
+    def crossmatch(self, product: str, item: str) -> str:
+        return f"{self._product_dir(product, item)}/crossmatch.json"
+
+    def photometry(self, group: str) -> str:
+        return self._path("images", group, "photometry.csv")
+
+    def database(self) -> str:
+        """The SQLite products database (when no PostgreSQL URL is configured)."""
+        return self._path("products.sqlite")
+
+    def database_synced(self) -> str:
+        return self._path("science", "database.json")
+
+    def variability(self) -> str:
+        return self._path("science", "variability.csv")
+
+    def light_curve_plot(self, name: str) -> str:
+        return self._path("science", "lightcurves", f"{name}.png")
+
     # operations
+    def day_status(self, day: str) -> str:
+        """Whether a day is finished (closed: left out of later runs' DAGs) and what it still waits for."""
+        return self._path("days", f"{day}.json")
+
     def failure(self, step: str, group: str) -> str:
         """The record of a job that failed on bad input, keyed by (step, observation)."""
         return self._path("failures", step, f"{group}.json")
+
+    def last_run(self) -> str:
+        return self._path("status", "last_run.json")
+
+    def status_json(self) -> str:
+        return self._path("status", "status.json")
+
+    def status_page(self) -> str:
+        return self._path("status", "index.html")
+
+    def metrics(self) -> str:
+        return self._path("status", "dsa110_continuum.prom")
 
     def failures(self) -> dict[tuple[str, str], str]:
         """Every failure record, keyed by (step, observation)."""

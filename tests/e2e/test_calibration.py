@@ -25,9 +25,19 @@ def registry(runs):
     return record(Products(runs["out"]).registry(runs["groups"][0][:10]))
 
 
-def test_runs_succeed(calibration_runs):
-    for run in (calibration_runs["first"], calibration_runs["second"]):
-        assert run.returncode == 0, run.stderr[-4000:]
+def test_runs_finish_and_only_the_ruined_observation_fails_to_image(calibration_runs):
+    """The first run has nothing to calibrate yet; in the second, only the observation whose data are all
+    flagged (calibrator A's) cannot be imaged, and says so."""
+    assert calibration_runs["first"].returncode == 0, calibration_runs["first"].stderr[-4000:]
+    second = calibration_runs["second"]
+    errors = [line for line in second.stderr.splitlines() if line.startswith("ERROR: ")]
+    ruined = calibration_runs["groups"][1]
+    assert len(errors) == 1 and "every cross-correlation is flagged" in errors[0] and ruined in errors[0], errors
+    failure = record(Products(calibration_runs["out"]).failure("image", ruined))
+    assert failure["step"] == "image" and "nothing to image" in failure["reason"]
+    for group in calibration_runs["groups"]:
+        if group != ruined:
+            assert record(Products(calibration_runs["out"]).image_qa(group))["passed"]
 
 
 def test_observations_wait_while_no_set_is_valid(calibration_runs):
@@ -157,10 +167,12 @@ def test_changing_a_solve_setting_reruns_only_the_solves_and_what_uses_them(cali
     configfile = calibration_runs["tmp"] / "config_minsnr.yaml"
     configfile.write_text(yaml.safe_dump(config))
     run = run_snakemake(calibration_runs["tmp"], configfile)
-    assert run.returncode == 0, run.stderr[-3000:]
     executed = Counter(line.split()[-1].rstrip(":") for line in run.stderr.splitlines()
                        if line.startswith(("rule ", "localrule ", "checkpoint ", "localcheckpoint ")))
+    # The ruined observation failed to image on bad input, so it is neither recalibrated nor re-imaged;
+    # the mosaic plan now leaves it out.
+    assert run.returncode == 0, run.stderr[-3000:]
     assert executed == {"extract_calibrator": 2, "solve_calibration": 2, "calibration_registry": 1,
-                        "apply_calibration": 8, "all": 1}, executed
+                        "apply_calibration": 7, "image": 7, "mosaic_plan": 1, "all": 1}, executed
     assert registry(calibration_runs)["assignments"] == {g: calibration_runs["groups"][7]
                                                          for g in calibration_runs["groups"]}

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from dsa110_continuum.config import ConfigError, load_config, parse_overrides, validate_config
+from dsa110_continuum.config import ConfigError, check_output_dir, load_config, parse_overrides, validate_config
 
 REPO = Path(__file__).resolve().parents[2]
 SCHEMA = REPO / "config" / "schema.yaml"
@@ -62,3 +62,8 @@ def test_overrides_are_parsed_as_snakemake_parses_them(tmp_path):
     assert parse_overrides(["nx=3", "ny=0.5", "nz=True"]) == {"nx": 3, "ny": 0.5, "nz": True}
     with pytest.raises(ConfigError):
         parse_overrides(["no_equals_sign"])
+
+
+def test_output_dir_check_creates_nothing(tmp_path):
+    check_output_dir(str(tmp_path / "not" / "yet"))
+    assert list(tmp_path.iterdir()) == []

@@ -67,7 +67,7 @@ def test_listing_ignores_unrecognised_names_with_one_warning(tmp_path, caplog):
     (tmp_path / "subdir").mkdir()
     with caplog.at_level(logging.WARNING):
         listing = list_incoming(tmp_path)
-    assert [f.subband for f in listing.files] == [0] and listing.days() == ["2025-06-01"]
+    assert [f.subband for f in listing.files(listing.days())] == [0] and listing.days() == ["2025-06-01"]
     assert listing.unrecognised == ["2025-06-01T04:40:00_sbXX.hdf5", "notes.txt"]
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1 and "notes.txt" in warnings[0].getMessage()

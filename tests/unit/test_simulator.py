@@ -31,7 +31,7 @@ def test_sixteen_files_per_observation_with_real_names_and_jitter(session):
     names = sorted(p.name for p in incoming.iterdir())
     assert len(names) == 32 and all(RAW_FILENAME_RE.match(n) for n in names)
     listing = list_incoming(incoming)
-    files, unrecognised = listing.files, listing.unrecognised
+    files, unrecognised = listing.files(listing.days()), listing.unrecognised
     groups = group_files(files, tolerance_s=60)
     assert unrecognised == [] and [g.subbands for g in groups] == [list(range(16))] * 2
     for g in groups:
@@ -143,3 +143,28 @@ def test_injected_gains_are_in_the_data_as_truth_says(tmp_path):
     assert np.allclose(with_gains, expected, rtol=1e-4, atol=1e-3)
     amp = np.abs(truth["gains"])
     assert 0.5 < amp.mean() < 1.5 and amp.std() > 0.02  # gains are not trivial
+
+
+def test_point_source_visibilities_equal_matvis():
+    """The simulator's own sky model (geometry once per integration) gives matvis' visibilities."""
+    from astropy.time import Time, TimeDelta
+    from matvis import simulate_vis
+
+    from dsa110_continuum.simulate.session import _baselines, _field_centre_icrs, point_source_visibilities, select_antennas
+    from dsa110_continuum.sky.beam import MeridianAiryBeam
+
+    antennas = select_antennas(6)
+    enu = inst.ecef_rel_to_enu_m(inst.station_positions_ecef_rel_m())[antennas]
+    idx1, idx2 = _baselines(antennas)
+    freqs = inst.band_freqs_hz(16, 2)
+    times = Time("2025-06-01T04:40:00") + TimeDelta((np.arange(4) + 0.5) * inst.INTEGRATION_TIME_S, format="sec")
+    ra0, dec0 = _field_centre_icrs(times[2].jd, 40.0)
+    sources = [SkySource("a", ra0 + 0.3, dec0 - 0.5, 3.0, -0.7), SkySource("b", ra0 - 1.5, dec0 + 0.8, 5.0, 0.2),
+               SkySource("c", ra0 + 2.0, dec0, 1.0, 0.0)]
+    ours = point_source_visibilities(enu, idx1, idx2, sources, freqs, times, 40.0)
+    beam = MeridianAiryBeam(diameter=inst.DISH_DIAMETER_M, dec_deg=40.0, lat_deg=inst.SITE_LAT_DEG)
+    reference = simulate_vis({k: enu[k] for k in range(antennas.size)}, np.array([s.flux_at(freqs) for s in sources]),
+                             np.deg2rad([s.ra_deg for s in sources]), np.deg2rad([s.dec_deg for s in sources]), freqs,
+                             times, [beam], inst.site_location(), precision=2, antpairs=np.stack([idx1, idx2], axis=1))
+    reference = 2.0 * np.transpose(reference, (1, 2, 0))  # matvis' XX is I/2; the correlator's (CASA's) is I
+    assert np.abs(ours - reference).max() < 1e-6 * np.abs(reference).max()

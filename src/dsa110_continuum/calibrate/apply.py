@@ -64,8 +64,11 @@ def solutions_on_grid(tables_pair: tuple[str, str], n_ant: int, freqs_hz: np.nda
 
 
 def write_calibrated_ms(paths: list[str], ms_path, bandpass_table: str, gain_table: str, *, n_subbands: int,
-                        integrations_per_block: int = 2, threads: int = 1) -> dict:
-    """The observation's MS (meridian at mid-observation) with calibrated DATA; returns its record."""
+                        integrations_per_block: int = 2, threads: int = 1, before_rename=None) -> dict:
+    """The observation's MS (meridian at mid-observation) with calibrated DATA; returns its record.
+
+    ``before_rename(staged_path)`` may change the complete MS before it is renamed into place (flag it).
+    """
     observation = Observation(paths, n_subbands=n_subbands, threads=threads)
     times_s = observation.times_mjd * 86400.0
     gains, gain_flags = solutions_on_grid((bandpass_table, gain_table), observation.uvd.telescope.Nants,
@@ -77,5 +80,5 @@ def write_calibrated_ms(paths: list[str], ms_path, bandpass_table: str, gain_tab
         correct(block.data, block.flags, ant_1[rows], ant_2[rows], block.time_index, gains, gain_flags)
         return block
 
-    write_ms(observation, ms_path, map(calibrated, observation.blocks(integrations_per_block)))
+    write_ms(observation, ms_path, map(calibrated, observation.blocks(integrations_per_block)), before_rename)
     return observation.record()

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from ..casa import casa_tools
-from ..records import InputError
+from ..records import InputError, save_figure
 from ..sky.beam import beam_along_track
 from ..sky.catalogue import Calibrator
 from .bandpass import solve_bandpass
@@ -243,3 +243,30 @@ def solve(calibrator_ms: str, bandpass_table: str, gain_table: str, *, cal: Cali
         shutil.rmtree(final, ignore_errors=True)
         os.replace(staged, final)
     return {**record, **qa}
+
+
+def plot_solutions(bandpass_table: str, gain_table: str, qa: dict, path: str) -> None:
+    """A PNG of the bandpass (amplitude and phase per antenna against channel), or why there is none."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (amp_ax, phase_ax) = plt.subplots(2, 1, figsize=(8, 6), dpi=100, sharex=True)
+    title = f"calibration set {qa.get('set_id')}: {qa['calibrator']['name']} " \
+            f"{'passed' if qa['passed'] else 'FAILED ' + '; '.join(qa['reasons'])}"
+    if os.path.isdir(bandpass_table) and os.listdir(bandpass_table):
+        gains, flags = _read_columns(bandpass_table, "CPARAM", "FLAG")  # (pol, chan, antenna)
+        for antenna in range(gains.shape[2]):
+            good = ~flags[0, :, antenna]
+            if good.any():
+                channels = np.nonzero(good)[0]
+                amp_ax.plot(channels, np.abs(gains[0, good, antenna]), lw=0.5)
+                phase_ax.plot(channels, np.angle(gains[0, good, antenna], deg=True), lw=0.5)
+    else:
+        amp_ax.text(0.5, 0.5, "no solutions", ha="center", transform=amp_ax.transAxes)
+    amp_ax.set_ylabel("|bandpass| (XX)")
+    phase_ax.set_ylabel("phase (deg, XX)")
+    phase_ax.set_xlabel("channel")
+    fig.suptitle(title, fontsize=9)
+    save_figure(fig, path)

@@ -194,12 +194,13 @@ class Observation:
         }
 
 
-def write_ms(observation: Observation, ms_path, blocks: Iterable[Block]) -> None:
-    """Write every row of ``observation`` from ``blocks`` into an MS, atomically."""
+def write_ms(observation: Observation, ms_path, blocks: Iterable[Block], before_rename=None) -> None:
+    """Write every row of ``observation`` from ``blocks`` into an MS, atomically (``before_rename``: see
+    ``MeasurementSetWriter.finish``)."""
     with MeasurementSetWriter(ms_path, observation.uvd, observation.pol_order, n_rows=observation.uvd.Nblts) as ms:
         for block in blocks:
             ms.write(block.start_row, block.data, block.flags)
-        ms.finish(observation.rows())
+        ms.finish(observation.rows(), before_rename)
 
 
 def write_time_averaged_ms(observation: Observation, ms_path, blocks: Iterable[Block]) -> None:

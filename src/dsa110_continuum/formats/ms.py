@@ -80,8 +80,11 @@ class MeasurementSetWriter:
         self.table.putcol("DATA", data, startrow=start_row, nrow=data.shape[0])
         self.table.putcol("FLAG", flags, startrow=start_row, nrow=data.shape[0])
 
-    def finish(self, rows: RowColumns) -> None:
-        """Write the row metadata and subtables, then rename the MS into place."""
+    def finish(self, rows: RowColumns, before_rename=None) -> None:
+        """Write the row metadata and subtables, then rename the MS into place.
+
+        ``before_rename(staged_path)``, if given, may still change the complete MS (e.g. flag it) first.
+        """
         from pyuvdata.utils.io import ms as ms_utils
 
         ms, n_pol = self.table, self.uvd.Npols
@@ -106,6 +109,8 @@ class MeasurementSetWriter:
             writer(tmp, uvobj=self.uvd)
         ms_utils.write_ms_polarization(tmp, pol_order=self.pol_order, uvobj=self.uvd)
         _fill_casa_conventions(tmp)
+        if before_rename is not None:
+            before_rename(tmp)
         if self.ms_path.exists():
             shutil.rmtree(self.ms_path)
         os.replace(self.tmp, self.ms_path)

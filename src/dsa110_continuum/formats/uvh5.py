@@ -46,6 +46,11 @@ class SubbandHeader:
         return self.ant_1.size
 
 
+REQUIRED_DATASETS = tuple(f"Header/{name}" for name in (
+    "freq_array", "channel_width", "time_array", "ant_1_array", "ant_2_array", "antenna_positions",
+    "polarization_array", "integration_time", "latitude")) + ("Data/visdata", "Data/flags")
+
+
 def read_header(path: str | Path) -> SubbandHeader:
     """Read a subband file's header, accepting the DSA-110 layout and pyuvdata's current one.
 
@@ -54,6 +59,9 @@ def read_header(path: str | Path) -> SubbandHeader:
     path = str(path)
     try:
         with h5py.File(path, "r") as f:
+            missing = [name for name in REQUIRED_DATASETS if name not in f]
+            if missing:
+                raise BadInputError(f"{path}: dataset {', '.join(missing)} missing; not a complete UVH5 file")
             hdr = f["Header"]
             extra = hdr["extra_keywords"] if "extra_keywords" in hdr else {}
             freqs = np.asarray(hdr["freq_array"][()], dtype=float).ravel()

@@ -15,6 +15,7 @@ import numpy as np
 
 from ..formats.uvh5 import BadInputError, read_group_layout, read_header
 from ..naming import parse_raw_filename
+from ..records import write_csv_atomic
 
 DAY_INDEX_COLUMNS = ["group_id", "action", "reason", "n_subbands", "pointing_dec_deg", "start_mjd", "mid_mjd",
                      "end_mjd", "calibrator", "calibrator_transit_mjd", "problem", "files"]
@@ -68,13 +69,7 @@ def write_day_index(records: list[dict], out_path: str | Path) -> None:
                      "calibrator": calibrator.get("calibrator", {}).get("name"),
                      "calibrator_transit_mjd": calibrator.get("transit_mjd"),
                      "files": ";".join(os.path.basename(f) for f in r["files"])})
-    out_path = Path(out_path)
-    tmp = out_path.with_name(f".{out_path.name}.partial")
-    with open(tmp, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=DAY_INDEX_COLUMNS)
-        writer.writeheader()
-        writer.writerows(rows)
-    os.replace(tmp, out_path)
+    write_csv_atomic(out_path, DAY_INDEX_COLUMNS, rows)
 
 
 def read_day_index(path: str | Path) -> list[dict]:

@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
-from ..naming import RAW_FILENAME_FORM, day_of, format_timestamp, parse_raw_filename, parse_timestamp
+from ..naming import RAW_FILENAME_FORM, RAW_FILENAME_RE, day_of, format_timestamp, parse_raw_filename, parse_timestamp
 
 log = logging.getLogger(__name__)
 
@@ -53,32 +53,63 @@ class Readiness:
 
 @dataclass(frozen=True)
 class Listing:
-    """The subband files of an incoming directory by name (no per-file system calls), and the other names."""
+    """The subband file names of an incoming directory, by day (no per-file system calls), and the other names.
+
+    Names are parsed into timestamps only for the days asked for: an archive holds ~140,000 names a month,
+    and a routine run looks at one or two days.
+    """
 
     directory: str
-    files: list[SubbandFile]
+    names_by_day: dict[str, list[str]]
     unrecognised: list[str]
 
     def days(self) -> list[str]:
-        return sorted({day_of(format_timestamp(f.timestamp)) for f in self.files})
+        return sorted(self.names_by_day)
+
+    def files_per_day(self) -> dict[str, int]:
+        return {day: len(names) for day, names in self.names_by_day.items()}
+
+    def files(self, days) -> list[SubbandFile]:
+        """The subband files of ``days``, in time order."""
+        files = []
+        for day in days:
+            for name in self.names_by_day.get(day, []):
+                parsed = parse_raw_filename(name)
+                if parsed is not None:
+                    files.append(SubbandFile(os.path.join(self.directory, name), *parsed))
+        return sorted(files, key=lambda f: (f.timestamp, f.subband, f.path))
+
+    def latest(self) -> datetime | None:
+        """The latest subband file's timestamp."""
+        files = self.files([max(self.names_by_day)]) if self.names_by_day else []
+        return files[-1].timestamp if files else None
 
 
 def list_incoming(incoming_dir: str | os.PathLike) -> Listing:
     """List an incoming directory's subband files by name; logs one warning naming all other files."""
-    files, unrecognised = [], []
+    names_by_day: dict[str, list[str]] = {}
+    unrecognised = []
+    valid_days: dict[str, bool] = {}
     with os.scandir(incoming_dir) as entries:
         for entry in entries:
-            parsed = parse_raw_filename(entry.name)
-            if parsed is None:
-                if entry.is_file():
-                    unrecognised.append(entry.name)
-                continue
-            files.append(SubbandFile(entry.path, parsed[0], parsed[1]))
+            name = entry.name
+            day = name[:10]
+            if RAW_FILENAME_RE.match(name) and valid_days.setdefault(day, _is_day(day)):
+                names_by_day.setdefault(day, []).append(name)
+            elif entry.is_file():
+                unrecognised.append(name)
     if unrecognised:
         log.warning("ignoring %d file(s) in %s whose names are not %s: %s", len(unrecognised), incoming_dir,
                     RAW_FILENAME_FORM, ", ".join(sorted(unrecognised)))
-    files.sort(key=lambda f: (f.timestamp, f.subband, f.path))
-    return Listing(os.fspath(incoming_dir), files, sorted(unrecognised))
+    return Listing(os.fspath(incoming_dir), names_by_day, sorted(unrecognised))
+
+
+def _is_day(text: str) -> bool:
+    try:
+        datetime.strptime(text, "%Y-%m-%d")
+        return True
+    except ValueError:
+        return False
 
 
 def settled_files(files: list[SubbandFile], *, min_file_age_s: float, now: datetime) -> list[SubbandFile]:
@@ -129,7 +160,8 @@ def plan_day(listing: Listing, day: str, *, tolerance_s: float, n_subbands: int,
     now = now or datetime.now(timezone.utc)
     margin = timedelta(seconds=2 * tolerance_s)
     start = parse_timestamp(f"{day}T00:00:00")
-    window = [f for f in listing.files if start - margin <= f.timestamp < start + timedelta(days=1) + margin]
+    neighbours = [(start + timedelta(days=k)).strftime("%Y-%m-%d") for k in (-1, 0, 1)]
+    window = [f for f in listing.files(neighbours) if start - margin <= f.timestamp < start + timedelta(days=1) + margin]
     groups = {}
     for group in group_files(settled_files(window, min_file_age_s=min_file_age_s, now=now), tolerance_s):
         if day_of(group.group_id) != day:

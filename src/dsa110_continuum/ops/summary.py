@@ -21,6 +21,12 @@ def _observation_status(paths: Products, row: dict, failures: dict, registry: di
                          for step, record in failed), False
     if row["action"] == "skip":
         return f"skipped: {row['reason']}", True
+    if os.path.exists(paths.image_qa(group)):
+        qa = read_json(paths.image_qa(group))
+        figures = (f"rms {qa['rms_jy'] * 1e3:.1f} mJy/beam, peak {qa['peak_jy']:.2f} Jy/beam, beam "
+                   f"{qa['beam_major_arcsec']:.0f}\" x {qa['beam_minor_arcsec']:.0f}\", {qa['flagged_fraction']:.1%} flagged")
+        verdict = "imaged" if qa["passed"] else "IMAGE FAILED QA (" + "; ".join(qa["reasons"]) + ")"
+        return f"{verdict}: {figures}", qa["passed"]
     if os.path.exists(paths.calibrated_record(group)):
         r = read_json(paths.calibrated_record(group))
         return (f"calibrated with set {r['calibration_set']} ({r['calibrator']}, {r['hours_from_transit']:.2f} h "
@@ -42,6 +48,48 @@ def _print_calibration_sets(paths: Products, registries: dict, out) -> None:
                    f"phase scatter {qa.get('phase_scatter_deg') or 0:.1f} deg") if "flagged_fraction" in qa else ""
         print(f"  {set_id}  {cal_set['calibrator']:<10} {cal_set['status'].upper():<7} {figures} "
               f"{'; '.join(cal_set['reasons'])}", file=out)
+
+
+def _print_mosaics(paths: Products, days: list[str], out) -> None:
+    print("\nMosaics:", file=out)
+    for day in days:
+        if not os.path.exists(paths.mosaic_plan(day)):
+            continue
+        for window in read_json(paths.mosaic_plan(day))["windows"]:
+            window_id = window["window_id"]
+            if os.path.exists(paths.mosaic_qa(window_id)):
+                qa = read_json(paths.mosaic_qa(window_id))
+                state = (f"{qa['n_tiles']} tiles, noise {qa['noise_median_jy'] * 1e3:.1f} mJy/beam (measured "
+                         f"{qa['rms_jy'] * 1e3:.1f}), peak {qa['peak_jy']:.2f} Jy/beam: {paths.mosaic_product(window_id, 'mosaic')}")
+            else:
+                state = window["waiting"] or "not yet made"
+            print(f"  {window_id}  {len(window['members']):>2} observations  {state}", file=out)
+
+
+def _print_science(config: dict, out) -> None:
+    """Cross-match figures and variable candidates, read from the products database."""
+    import sqlalchemy as sa
+
+    from ..products.db import CROSSMATCHES, VARIABILITY, connect, database_url
+
+    if not os.path.exists(Products(config["output_dir"]).database_synced()):
+        return
+    engine = connect(database_url(config))
+    with engine.connect() as db:
+        matches = db.execute(sa.select(CROSSMATCHES).order_by(CROSSMATCHES.c.product, CROSSMATCHES.c.product_id)).all()
+        candidates = db.execute(sa.select(VARIABILITY).where(VARIABILITY.c.candidate)
+                                .order_by(VARIABILITY.c.eta.desc())).all()
+        n_curves = db.execute(sa.select(sa.func.count()).select_from(VARIABILITY)).scalar()
+    print(f"\nCross-matches with the reference catalogue ({engine.url.render_as_string(hide_password=True)}):", file=out)
+    print("  product  id                   matched   dRA\"  dDec\"  ratio complete  verdict", file=out)
+    for m in matches:
+        figures = (f"{m.n_matched:>7} {m.ra_offset_arcsec:>6.2f} {m.dec_offset_arcsec:>6.2f} {m.flux_ratio:>6.3f} "
+                   f"{(m.completeness or 0):>8.0%}") if m.flux_ratio is not None else f"{m.n_matched or 0:>7}"
+        print(f"  {m.product:<8} {m.product_id:<20} {figures}  {m.verdict} {m.reasons or ''}", file=out)
+    print(f"\nVariable candidates ({len(candidates)} of {n_curves} light curves):", file=out)
+    for v in candidates:
+        print(f"  {v.name:<16} {v.n_epochs} epochs, mean {v.mean_flux_jy * 1e3:.0f} mJy, eta {v.eta:.1f}, "
+              f"V {v.v:.2f}, Vs {v.vs:.1f}, m {v.m:.2f}", file=out)
 
 
 def _truth_checks(paths: Products, registries: dict, truth_dir: str, out) -> bool:
@@ -94,6 +142,8 @@ def print_run_summary(config: dict, *, truth_dir: str | None = None, out=None) -
         ok &= good
         dec = row["pointing_dec_deg"] if row["pointing_dec_deg"] is not None else float("nan")
         print(f"  {row['group_id']}  {row['n_subbands']:>2} subbands  dec {dec:7.3f}  {status}", file=out)
+    _print_mosaics(paths, days, out)
+    _print_science(config, out)
     if truth_dir:
         ok &= _truth_checks(paths, registries, truth_dir, out)
     print(f"\n{'All good.' if ok else 'Something needs attention (see above).'}", file=out)

@@ -38,7 +38,7 @@ def beam_along_track(ra_deg: float, dec_deg: float, pointing_dec_deg: float, mjd
     return airy_power(offset, freqs_hz)
 
 
-def band_averaged_power(offset_rad, freqs_hz, freq_weights=None, *, n_samples: int = 4000) -> np.ndarray:
+def band_averaged_power(offset_rad, freqs_hz, freq_weights=None, *, n_samples: int = 1500) -> np.ndarray:
     """The beam power averaged over the band (weighted per channel) at angles from the beam centre.
 
     Evaluated on a fine grid of angles up to the largest asked for and interpolated: the profile is

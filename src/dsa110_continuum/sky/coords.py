@@ -84,7 +84,8 @@ def offset_from_meridian_pointing_rad(ra_deg, dec_deg, pointing_dec_deg: float, 
     """
     mjd = np.atleast_1d(np.asarray(mjd_utc, dtype=float))
     ra_app, dec_app = apparent_radec_deg(ra_deg, dec_deg, float(np.median(mjd)))
-    hour_angle = hour_angle_rad(np.atleast_1d(ra_app)[None, :], mjd[:, None])
+    last = local_apparent_sidereal_time_rad(mjd)  # once per time, not per position
+    hour_angle = wrap_pi(last[:, None] - np.deg2rad(np.atleast_1d(ra_app))[None, :])
     dc, dp = np.deg2rad(np.atleast_1d(dec_app))[None, :], np.deg2rad(pointing_dec_deg)
     cos_offset = np.sin(dc) * np.sin(dp) + np.cos(dc) * np.cos(dp) * np.cos(hour_angle)
     return np.arccos(np.clip(cos_offset, -1.0, 1.0))

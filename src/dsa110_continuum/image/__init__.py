@@ -1,0 +1,1 @@
+"""Stage 5: images of each calibrated observation, corrected by the beam the sky drifted through, with QA."""

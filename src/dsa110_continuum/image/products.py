@@ -1,0 +1,159 @@
+"""The image products of one observation: FITS files with the headers users need, the drift primary beam,
+the primary-beam-corrected image, QA figures and a quick-look PNG."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from astropy.io import fits
+from astropy.time import Time
+from astropy.wcs import WCS
+from scipy.ndimage import map_coordinates
+
+from ..records import atomic_output, save_figure
+from ..sky.beam import drift_beam
+
+#: Pixels between samples of the primary beam, which is smooth on degree scales; cubic interpolation between.
+BEAM_SAMPLE_STEP_PX = 16
+QUICKLOOK_PIXELS = 600
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What the products' headers and the primary beam need to know about the observation imaged."""
+
+    group_id: str
+    pointing_dec_deg: float  # apparent, as the correlator fringe-stops
+    phase_centre_ra_deg: float
+    phase_centre_dec_deg: float
+    times_mjd: np.ndarray
+    time_weights: np.ndarray
+    freqs_hz: np.ndarray
+    freq_weights: np.ndarray
+    flagged_fraction: float
+
+    def beam_record(self) -> dict:
+        """What ``primary_beam_image`` needs, for the image's QA record (mosaics recompute the beam from it)."""
+        return {"pointing_dec_deg": self.pointing_dec_deg, "times_mjd": self.times_mjd.tolist(),
+                "time_weights": self.time_weights.tolist(), "freqs_hz": self.freqs_hz.tolist(),
+                "freq_weights": self.freq_weights.tolist()}
+
+    @classmethod
+    def from_beam_record(cls, group_id: str, record: dict) -> "Observation":
+        return cls(group_id, record["pointing_dec_deg"], float("nan"), float("nan"),
+                   *(np.asarray(record[k]) for k in ("times_mjd", "time_weights", "freqs_hz", "freq_weights")),
+                   float("nan"))
+
+
+def read_plane(path: str | Path) -> tuple[np.ndarray, fits.Header]:
+    """The 2D image plane of an imager's FITS file (degenerate frequency/Stokes axes dropped) and its header."""
+    with fits.open(path) as hdul:
+        header = hdul[0].header
+        data = np.asarray(hdul[0].data, dtype=np.float32)
+    return data.reshape(data.shape[-2:]), header
+
+
+def product_header(imager_header: fits.Header, observation: Observation, *, imager: str, bunit: str) -> fits.Header:
+    """A 2D celestial header with the restoring beam, frequency, mid-time and pointing of the observation."""
+    header = WCS(imager_header).celestial.to_header()
+    header.remove("MJD-OBS", ignore_missing=True)
+    header.remove("DATE-OBS", ignore_missing=True)
+    freq_hz = next((imager_header[f"CRVAL{i}"] for i in range(3, 5) if imager_header.get(f"CTYPE{i}") == "FREQ"),
+                   float(np.average(observation.freqs_hz, weights=observation.freq_weights)))
+    start, end = observation.times_mjd.min(), observation.times_mjd.max()
+    mid = Time(0.5 * (start + end), format="mjd", scale="utc")
+    for key in ("BMAJ", "BMIN", "BPA"):
+        if key in imager_header:
+            header[key] = imager_header[key]
+    header.update(
+        BUNIT=(bunit, "units of the pixel values"),
+        RESTFRQ=(freq_hz, "[Hz] frequency of the multi-frequency-synthesis image"),
+        FREQ=(freq_hz, "[Hz] frequency of the multi-frequency-synthesis image"),
+        BANDWID=(float(observation.freqs_hz.max() - observation.freqs_hz.min()), "[Hz] band imaged"),
+    )
+    header["DATE-OBS"] = (mid.isot, "mid-time of the observation (UTC)")
+    header["MJD-OBS"] = (mid.mjd, "[d] mid-time of the observation (UTC)")
+    header["DATE-BEG"] = (Time(start, format="mjd").isot, "first integration")
+    header["DATE-END"] = (Time(end, format="mjd").isot, "last integration")
+    header["OBSRA"] = (observation.phase_centre_ra_deg, "[deg] phase centre RA (ICRS)")
+    header["OBSDEC"] = (observation.phase_centre_dec_deg, "[deg] phase centre Dec (ICRS)")
+    header["PNTDEC"] = (observation.pointing_dec_deg, "[deg] apparent declination the dishes point at")
+    header["TELESCOP"] = "DSA-110"
+    header["OBJECT"] = observation.group_id
+    header["ORIGIN"] = f"dsa110_continuum ({imager})"
+    return header
+
+
+def write_fits(path: str | Path, data: np.ndarray, header: fits.Header) -> None:
+    """Write a FITS image atomically (temporary name, then rename)."""
+    with atomic_output(path) as tmp:
+        fits.PrimaryHDU(data=data.astype(np.float32), header=header).writeto(tmp, overwrite=True)
+
+
+def primary_beam_image(header: fits.Header, shape: tuple[int, int], observation: Observation) -> np.ndarray:
+    """The drift-averaged primary beam on an image's pixel grid (sampled coarsely, interpolated cubically)."""
+    wcs = WCS(header).celestial
+    ny, nx = shape
+    ys = np.unique(np.append(np.arange(0, ny, BEAM_SAMPLE_STEP_PX), ny - 1))
+    xs = np.unique(np.append(np.arange(0, nx, BEAM_SAMPLE_STEP_PX), nx - 1))
+    gx, gy = np.meshgrid(xs, ys)
+    ra, dec = wcs.pixel_to_world_values(gx, gy)
+    coarse = drift_beam(ra, dec, observation.pointing_dec_deg, observation.times_mjd, observation.freqs_hz,
+                        time_weights=observation.time_weights, freq_weights=observation.freq_weights)
+    fy = np.interp(np.arange(ny), ys, np.arange(ys.size))
+    fx = np.interp(np.arange(nx), xs, np.arange(xs.size))
+    return map_coordinates(coarse, np.meshgrid(fy, fx, indexing="ij"), order=3, mode="nearest").astype(np.float32)
+
+
+def robust_rms(values: np.ndarray) -> float:
+    """1.4826 x the median absolute deviation of the finite values (the rms for Gaussian noise)."""
+    finite = values[np.isfinite(values)]
+    return float(1.4826 * np.median(np.abs(finite - np.median(finite)))) if finite.size else float("nan")
+
+
+def image_qa(image: np.ndarray, residual: np.ndarray, pb: np.ndarray, header: fits.Header, *, pb_cutoff: float,
+             flagged_fraction: float, thresholds: dict) -> dict:
+    """Figures and verdict of one image: rms (MAD of the residual inside the cutoff), peak, dynamic range,
+    restoring beam, flagged and blanked fractions; failed when a figure passes its threshold."""
+    inside = pb >= pb_cutoff
+    rms = robust_rms(residual[inside])
+    peak = float(np.nanmax(image[inside])) if inside.any() else float("nan")
+    beam_arcsec = [header.get(k, float("nan")) * 3600 for k in ("BMAJ", "BMIN")]
+    qa = {"rms_jy": rms, "peak_jy": peak, "dynamic_range": peak / rms if rms > 0 else float("nan"),
+          "beam_major_arcsec": beam_arcsec[0], "beam_minor_arcsec": beam_arcsec[1], "beam_pa_deg": header.get("BPA"),
+          "flagged_fraction": flagged_fraction, "blanked_fraction": float(1 - inside.mean())}
+    reasons = []
+    if not np.isfinite(rms) or rms > thresholds["max_rms_jy"]:
+        reasons.append(f"rms {rms * 1e3:.1f} mJy/beam above {thresholds['max_rms_jy'] * 1e3:.1f}")
+    if flagged_fraction > thresholds["max_flagged_fraction"]:
+        reasons.append(f"{flagged_fraction:.0%} of the data flagged (limit {thresholds['max_flagged_fraction']:.0%})")
+    if not beam_arcsec[0] <= thresholds["max_beam_arcsec"]:
+        reasons.append(f"restoring beam {beam_arcsec[0]:.0f} arcsec (limit {thresholds['max_beam_arcsec']:.0f})")
+    if not qa["dynamic_range"] >= thresholds["min_dynamic_range"]:
+        reasons.append(f"dynamic range {qa['dynamic_range']:.1f} below {thresholds['min_dynamic_range']}")
+    return {**qa, "passed": not reasons, "reasons": reasons}
+
+
+def write_quicklook(path: str | Path, image: np.ndarray, header: fits.Header, *, rms_jy: float, title: str,
+                    pb: np.ndarray | None = None, pb_cutoff: float | None = None) -> None:
+    """A PNG of an image on its sky grid: asinh stretch from -3 to 30 rms, the primary-beam cutoff contour."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import AsinhNorm
+
+    step = max(1, max(image.shape) // QUICKLOOK_PIXELS)  # a PNG needs no more pixels than it shows
+    fig = plt.figure(figsize=(7, 6.2), dpi=100)
+    ax = fig.add_subplot(projection=WCS(header).celestial[::step, ::step])
+    shown = ax.imshow(image[::step, ::step], origin="lower", cmap="inferno",
+                      norm=AsinhNorm(linear_width=max(rms_jy, 1e-9), vmin=-3 * rms_jy, vmax=30 * rms_jy))
+    if pb is not None:
+        ax.contour(pb[::step, ::step], levels=[pb_cutoff], colors="cyan", linewidths=0.6)
+    ax.set_xlabel("RA (ICRS)")
+    ax.set_ylabel("Dec (ICRS)")
+    ax.set_title(title, fontsize=9)
+    fig.colorbar(shown, ax=ax, label=header.get("BUNIT", ""))
+    save_figure(fig, path)

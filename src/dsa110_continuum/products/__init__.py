@@ -1,0 +1,1 @@
+"""Stage 8: the products database, derived from the files the other stages write."""

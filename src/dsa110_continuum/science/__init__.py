@@ -1,0 +1,1 @@
+"""Stage 7: source catalogues, cross-matches with a reference catalogue, forced photometry, variability."""

@@ -1,0 +1,75 @@
+"""Cross-matching a source catalogue with the reference catalogue: astrometry, flux scale, completeness."""
+
+from __future__ import annotations
+
+import numpy as np
+from astropy import units as u
+from astropy.coordinates import SkyCoord
+from astropy.stats import sigma_clipped_stats
+
+from .reference import Reference
+
+MAD_TO_SIGMA = 1.4826
+
+
+def match(ra_deg, dec_deg, reference: Reference, *, radius_arcsec: float) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs (source index, reference index) within ``radius_arcsec``, each reference source used at most once
+    (by its nearest source)."""
+    if len(ra_deg) == 0 or len(reference) == 0:
+        return np.array([], int), np.array([], int)
+    sources = SkyCoord(np.asarray(ra_deg) * u.deg, np.asarray(dec_deg) * u.deg)
+    refs = SkyCoord(reference.ra_deg * u.deg, reference.dec_deg * u.deg)
+    nearest, separation, _ = sources.match_to_catalog_sky(refs)
+    close = np.nonzero(separation.arcsec <= radius_arcsec)[0]
+    order = close[np.argsort(separation.arcsec[close])]
+    _, first = np.unique(nearest[order], return_index=True)
+    kept = np.sort(order[first])
+    return kept, nearest[kept]
+
+
+def crossmatch(sources: dict, reference: Reference, *, in_footprint, local_rms_jy, radius_arcsec: float,
+               detection_sigma: float, thresholds: dict) -> dict:
+    """Astrometric offsets, flux ratio and completeness of ``sources`` against ``reference``, with a verdict.
+
+    ``in_footprint(ra, dec)`` says which reference positions the product covers; ``local_rms_jy(ra, dec)`` its
+    noise there (for the completeness above ``detection_sigma``).
+    """
+    inside = in_footprint(reference.ra_deg, reference.dec_deg)
+    covered = Reference(reference.path, *(getattr(reference, k)[inside] for k in ("names", "ra_deg", "dec_deg",
+                                                                                     "flux_jy")))
+    src, ref = match(sources["ra_deg"], sources["dec_deg"], covered, radius_arcsec=radius_arcsec)
+    d_ra = (sources["ra_deg"][src] - covered.ra_deg[ref] + 180) % 360 - 180
+    d_ra_arcsec = 3600 * d_ra * np.cos(np.deg2rad(covered.dec_deg[ref]))
+    d_dec_arcsec = 3600 * (sources["dec_deg"][src] - covered.dec_deg[ref])
+    ratio = sources["flux_jy"][src] / covered.flux_jy[ref]
+    detectable = covered.flux_jy / local_rms_jy(covered.ra_deg, covered.dec_deg) >= detection_sigma
+    record = {"n_sources": int(len(sources["ra_deg"])), "n_reference_covered": int(len(covered)),
+              "n_matched": int(src.size), "match_radius_arcsec": radius_arcsec,
+              "ra_offset_arcsec": None, "dec_offset_arcsec": None, "ra_offset_scatter_arcsec": None,
+              "dec_offset_scatter_arcsec": None, "flux_ratio": None, "flux_ratio_scatter": None,
+              "completeness": float(np.isin(np.nonzero(detectable)[0], ref).mean()) if detectable.any() else None,
+              "n_detectable": int(detectable.sum())}
+    if src.size:
+        record.update(ra_offset_arcsec=float(np.median(d_ra_arcsec)), dec_offset_arcsec=float(np.median(d_dec_arcsec)),
+                      ra_offset_scatter_arcsec=float(MAD_TO_SIGMA * np.median(np.abs(d_ra_arcsec - np.median(d_ra_arcsec)))),
+                      dec_offset_scatter_arcsec=float(MAD_TO_SIGMA * np.median(np.abs(d_dec_arcsec - np.median(d_dec_arcsec)))))
+        _, median_ratio, scatter = sigma_clipped_stats(ratio, sigma=3.0)
+        record.update(flux_ratio=float(median_ratio), flux_ratio_scatter=float(scatter))
+    return {**record, **verdict(record, thresholds)}
+
+
+def verdict(record: dict, thresholds: dict) -> dict:
+    """Whether a cross-match validates the product, and why not."""
+    if record["n_matched"] < thresholds["min_matches"]:
+        return {"verdict": "insufficient", "reasons": [f"{record['n_matched']} matches (need "
+                                                       f"{thresholds['min_matches']})"]}
+    reasons = []
+    offset = np.hypot(record["ra_offset_arcsec"], record["dec_offset_arcsec"])
+    if offset > thresholds["max_offset_arcsec"]:
+        reasons.append(f"astrometric offset {offset:.1f} arcsec (limit {thresholds['max_offset_arcsec']})")
+    low, high = thresholds["flux_ratio_range"]
+    if not low <= record["flux_ratio"] <= high:
+        reasons.append(f"flux ratio {record['flux_ratio']:.3f} outside {low}-{high}")
+    if record["completeness"] is not None and record["completeness"] < thresholds["min_completeness"]:
+        reasons.append(f"completeness {record['completeness']:.0%} below {thresholds['min_completeness']:.0%}")
+    return {"verdict": "failed" if reasons else "passed", "reasons": reasons}

@@ -1,0 +1,71 @@
+"""The science products of one image or mosaic: its source catalogue, its cross-match with the reference
+catalogue and (for an image) forced photometry at the reference positions."""
+
+from __future__ import annotations
+
+import numpy as np
+from astropy.wcs import WCS
+
+from ..image.products import read_plane
+from ..records import write_csv_atomic, write_json_atomic
+from .crossmatch import crossmatch
+from .photometry import COLUMNS as PHOTOMETRY_COLUMNS
+from .photometry import forced_photometry
+from .reference import Reference
+from .sources import find_sources, read_sources
+
+
+def _sampler(plane: np.ndarray, header):
+    """A function giving the plane's values at sky positions (NaN off the plane)."""
+    wcs = WCS(header).celestial
+
+    def at(ra_deg, dec_deg):
+        x, y = wcs.world_to_pixel_values(ra_deg, dec_deg)
+        xi, yi = np.round(np.atleast_1d(x)).astype(int), np.round(np.atleast_1d(y)).astype(int)
+        inside = (xi >= 0) & (yi >= 0) & (xi < plane.shape[1]) & (yi < plane.shape[0])
+        values = np.full(xi.shape, np.nan)
+        values[inside] = plane[yi[inside], xi[inside]]
+        return values
+
+    return at
+
+
+def measure(image_path: str, noise: np.ndarray, header, outputs: dict, *, reference: Reference | None,
+            freq_hz: float, settings: dict) -> dict:
+    """Catalogue the (PB-corrected) image against its noise map and cross-match it; returns the cross-match."""
+    n_sources = find_sources(image_path, noise, outputs["sources"], freq_hz=freq_hz, **settings["source_finding"])
+    if reference is None:
+        record = {"n_sources": n_sources, "verdict": "no reference catalogue", "reasons": []}
+    else:
+        noise_at = _sampler(noise, header)
+        record = crossmatch(read_sources(outputs["sources"]), reference,
+                            in_footprint=lambda ra, dec: np.isfinite(noise_at(ra, dec)), local_rms_jy=noise_at,
+                            radius_arcsec=settings["match_radius_arcsec"], detection_sigma=settings["detection_sigma"],
+                            thresholds=settings["validation"])
+        record["reference"] = reference.path
+    write_json_atomic(outputs["crossmatch"], record)
+    return record
+
+
+def measure_image(image_dir: dict, qa: dict, outputs: dict, *, reference: Reference | None, settings: dict) -> dict:
+    """Sources, cross-match and forced photometry of one observation's image."""
+    pbcor, header = read_plane(image_dir["pbcor"])
+    pb, _ = read_plane(image_dir["pb"])
+    inside = pb >= qa["pb_cutoff"]
+    noise = np.where(inside, qa["rms_jy"] / np.where(inside, pb, 1), np.nan)
+    record = measure(image_dir["pbcor"], noise, header, outputs, reference=reference, freq_hz=qa["freq_hz"],
+                     settings=settings)
+    rows = [] if reference is None else forced_photometry(pbcor, pb, header, reference, rms_jy=qa["rms_jy"],
+                                                          pb_cutoff=qa["pb_cutoff"])
+    write_csv_atomic(outputs["photometry"], PHOTOMETRY_COLUMNS, rows)
+    return {**record, "n_photometry": len(rows)}
+
+
+def measure_mosaic(mosaic_path: str, noise_path: str, qa: dict, outputs: dict, *, reference: Reference | None,
+                   settings: dict) -> dict:
+    """Sources and cross-match of one mosaic, against its noise map."""
+    noise, header = read_plane(noise_path)
+    from astropy.io import fits
+
+    return measure(mosaic_path, noise, header, outputs, reference=reference,
+                   freq_hz=fits.getheader(mosaic_path).get("FREQ", 1.4e9), settings=settings)

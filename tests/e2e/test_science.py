@@ -1,0 +1,149 @@
+"""Science products end to end: catalogues, cross-matches, forced photometry, variability, the database."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import sqlalchemy as sa
+
+from dsa110_continuum.naming import Products
+from dsa110_continuum.products.db import IMAGES, MEASUREMENT_SETS, VARIABILITY, connect, dump, sync
+from dsa110_continuum.simulate.session import read_sky_model
+
+pytestmark = pytest.mark.e2e
+TOOLS = Path(__file__).resolve().parents[2] / "tools"
+
+
+def rows(path) -> list[dict]:
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_the_workflow_makes_every_science_product(science_run):
+    assert science_run["run"].returncode == 0, science_run["run"].stderr[-3000:]
+    paths = Products(science_run["out"])
+    for group in science_run["groups"]:
+        assert len(rows(paths.sources("image", group))) > 0
+        assert json.loads(Path(paths.crossmatch("image", group)).read_text())["n_matched"] > 0
+    assert Path(paths.database()).is_file() and Path(paths.variability()).is_file()
+
+
+def test_injected_astrometric_offset_and_flux_scale_are_recovered(science_run):
+    """The reference is misplaced by (+3.0", -2.0") and 10 % too bright: every mosaic's cross-match finds the
+    opposite offset within 0.5" and a flux ratio of 1/1.1 within 2 %."""
+    paths = Products(science_run["out"])
+    plans = [json.loads(Path(p).read_text()) for p in sorted(Path(paths.root).glob("mosaics/plan/*.json"))]
+    windows = [w["window_id"] for plan in plans for w in plan["windows"] if w["waiting"] is None]
+    assert len(windows) >= 2
+    for window in windows:
+        match = json.loads(Path(paths.crossmatch("mosaic", window)).read_text())
+        assert match["n_matched"] >= 10, match
+        assert match["ra_offset_arcsec"] == pytest.approx(-3.0, abs=0.5), match
+        assert match["dec_offset_arcsec"] == pytest.approx(2.0, abs=0.5), match
+        assert match["flux_ratio"] == pytest.approx(1 / 1.1, rel=0.02), match
+
+
+def photometry_against_truth(science_run):
+    """(measured, error, true) flux of every constant source measured in an image."""
+    sky = {s.name: s for s in read_sky_model(science_run["truth_dir"] / "sky_model.csv")}
+    paths = Products(science_run["out"])
+    measured = []
+    for group in science_run["groups"]:
+        for r in rows(paths.photometry(group)):
+            source = sky[r["name"]]
+            if source.variability_factor == 1.0:
+                measured.append((float(r["flux_jy"]), float(r["flux_err_jy"]), source.flux_jy))
+    return np.array(measured)
+
+
+def test_forced_photometry_is_accurate_with_honest_errors(science_run):
+    measured, error, true = photometry_against_truth(science_run).T
+    bright = measured / error >= 20
+    assert bright.sum() >= 20
+    assert np.all(np.abs(measured[bright] / true[bright] - 1) <= 0.05), measured[bright] / true[bright]
+    pulls = (measured - true) / error
+    assert len(pulls) >= 100 and 0.8 <= np.std(pulls) <= 1.25, np.std(pulls)
+
+
+def test_variable_sources_are_flagged_and_constant_ones_are_not(science_run):
+    engine = connect(f"sqlite:///{Products(science_run['out']).database()}")
+    with engine.connect() as db:
+        table = {r.name: r for r in db.execute(sa.select(VARIABILITY))}
+    variable = set(science_run["truth"]["variable_sources"])
+    seen_twice = {name for name in variable if name in table and table[name].n_epochs >= 2}
+    assert len(seen_twice) >= 3
+    flagged = {name for name, r in table.items() if r.candidate}
+    assert seen_twice <= flagged
+    false_positives = flagged - variable
+    constant = [name for name, r in table.items() if name not in variable and r.n_epochs >= 2]
+    print(f"false-positive rate: {len(false_positives)} of {len(constant)} constant sources")
+    assert not false_positives
+    for name in seen_twice:
+        assert Path(Products(science_run["out"]).light_curve_plot(name)).is_file()
+
+
+def test_a_rebuilt_database_equals_the_incremental_one(science_run, tmp_path):
+    incremental = connect(f"sqlite:///{Products(science_run['out']).database()}")
+    rebuilt = connect(f"sqlite:///{tmp_path / 'rebuilt.sqlite'}")
+    sync(rebuilt, Products(science_run["out"]), rebuild=True)
+    assert dump(rebuilt)["variability"] == [] and dump(incremental)["variability"]  # variability is recomputed
+    assert {k: v for k, v in dump(rebuilt).items() if k != "variability"} == \
+        {k: v for k, v in dump(incremental).items() if k != "variability"}
+
+
+def postgres_url() -> str | None:
+    status = subprocess.run([str(TOOLS / "postgres-server"), "status"], capture_output=True)
+    if status.returncode != 0:
+        return None
+    return subprocess.run([str(TOOLS / "postgres-server"), "url"], capture_output=True, text=True).stdout.strip()
+
+
+@pytest.mark.skipif(postgres_url() is None, reason="no test PostgreSQL (tools/postgres-server start)")
+def test_the_same_database_on_postgresql(science_run):
+    """The workflow's database CLI rebuilds into PostgreSQL the rows the SQLite one holds."""
+    url = postgres_url()
+    engine = sa.create_engine(url)
+    with engine.begin() as db:  # a fresh schema for this test
+        db.execute(sa.text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    out = subprocess.run([str(Path(sys.executable).parent / "dsa110-continuum"), "database", "rebuild",
+                          "--configfile", str(science_run["configfile"]), "--config", f"database={{url: {url}}}"],
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr
+    assert "dsa110-test" not in out.stdout + out.stderr  # the password is never shown
+    sqlite = dump(connect(f"sqlite:///{Products(science_run['out']).database()}"))
+    assert dump(connect(url)) == sqlite
+
+
+def test_an_unreachable_postgresql_is_named_without_its_password(science_run):
+    out = subprocess.run([str(Path(sys.executable).parent / "dsa110-continuum"), "database", "sync",
+                          "--configfile", str(science_run["configfile"]),
+                          "--config", "database={url: 'postgresql+psycopg://dsa:secret-pw@127.0.0.1:1/nowhere'}"],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode != 0 and "Traceback" not in out.stderr
+    assert "postgresql+psycopg://dsa:***@127.0.0.1:1/nowhere" in out.stderr and "secret-pw" not in out.stderr
+
+
+def test_a_deleted_product_is_marked_missing(science_run, tmp_path):
+    """Delete one observation's calibrated MS and one image's PB-corrected FITS: the next sync marks them."""
+    work = tmp_path / "results"
+    shutil.copytree(science_run["out"], work, symlinks=True)
+    paths = Products(work)
+    group = science_run["groups"][2]
+    shutil.rmtree(paths.calibrated_ms(group))
+    os.remove(paths.image_product(group, "pbcor"))
+    engine = connect(f"sqlite:///{paths.database()}")
+    assert sync(engine, paths)["days_synced"] == [group[:10]]
+    with engine.connect() as db:
+        ms = db.execute(sa.select(MEASUREMENT_SETS.c.status).where(MEASUREMENT_SETS.c.group_id == group,
+                                                                   MEASUREMENT_SETS.c.kind == "calibrated")).scalar()
+        image = db.execute(sa.select(IMAGES.c.status).where(IMAGES.c.group_id == group)).scalar()
+        others = db.execute(sa.select(IMAGES.c.status).where(IMAGES.c.group_id != group)).scalars().all()
+    assert ms == "missing" and image == "missing" and set(others) == {"present"}

@@ -1,0 +1,92 @@
+"""Reference catalogues, cross-matching and variability metrics, on synthetic numbers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from astropy.table import Table
+
+from dsa110_continuum.science.crossmatch import crossmatch, match
+from dsa110_continuum.science.photometry import is_candidate, variability
+from dsa110_continuum.science.reference import Reference, ReferenceCatalogueError, read_reference
+
+NVSS = {"name": "NVSS", "ra": "RAJ2000", "dec": "DEJ2000", "flux": "S1.4"}
+THRESHOLDS = {"min_matches": 3, "max_offset_arcsec": 3, "flux_ratio_range": [0.8, 1.2], "min_completeness": 0.6}
+
+
+def write_nvss(path, n=5, **changes):
+    table = Table({"NVSS": [f"J{k}" for k in range(n)], "RAJ2000": np.linspace(10, 11, n),
+                   "DEJ2000": np.full(n, 30.0), "S1.4": np.linspace(100, 500, n)})
+    for old, new in changes.items():
+        table.rename_column(old, new)
+    table.write(path, overwrite=True)
+    return path
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".fits"])
+def test_reference_catalogues_read_in_jansky(tmp_path, suffix):
+    reference = read_reference(write_nvss(tmp_path / f"nvss{suffix}"), columns=NVSS, flux_unit="mJy")
+    assert len(reference) == 5 and reference.flux_jy[0] == pytest.approx(0.1) and reference.names[0] == "J0"
+
+
+def test_a_misnamed_column_is_named_with_the_file(tmp_path):
+    path = write_nvss(tmp_path / "nvss.csv", **{"S1.4": "FLUX"})
+    with pytest.raises(ReferenceCatalogueError, match=r"nvss\.csv: no flux column 'S1\.4' \(columns are: NVSS, "
+                                                      r"RAJ2000, DEJ2000, FLUX\)"):
+        read_reference(path, columns=NVSS, flux_unit="mJy")
+
+
+def test_an_empty_catalogue_is_refused(tmp_path):
+    path = tmp_path / "empty.csv"
+    path.write_text("NVSS,RAJ2000,DEJ2000,S1.4\n")
+    with pytest.raises(ReferenceCatalogueError, match="empty.csv: the reference catalogue has no sources"):
+        read_reference(path, columns=NVSS, flux_unit="mJy")
+
+
+def synthetic(offset_arcsec=(2.0, -1.0), ratio=0.9, n=40, seed=1):
+    rng = np.random.default_rng(seed)
+    ra, dec = rng.uniform(10, 12, n), rng.uniform(29, 31, n)
+    flux = rng.uniform(0.05, 1.0, n)
+    reference = Reference("ref.csv", np.array([f"r{k}" for k in range(n)]), ra, dec, flux)
+    found = slice(0, n - 5)  # the five faintest-indexed are missed
+    sources = {"ra_deg": ra[found] + offset_arcsec[0] / 3600 / np.cos(np.deg2rad(dec[found])),
+               "dec_deg": dec[found] + offset_arcsec[1] / 3600, "flux_jy": flux[found] * ratio}
+    return sources, reference
+
+
+def test_crossmatch_recovers_offsets_flux_scale_and_completeness():
+    sources, reference = synthetic()
+    result = crossmatch(sources, reference, in_footprint=lambda ra, dec: np.ones(np.shape(ra), bool),
+                        local_rms_jy=lambda ra, dec: np.full(np.shape(ra), 0.001), radius_arcsec=10,
+                        detection_sigma=5, thresholds=THRESHOLDS)
+    assert result["n_matched"] == 35 and result["completeness"] == pytest.approx(35 / 40)
+    assert result["ra_offset_arcsec"] == pytest.approx(2.0, abs=1e-6)
+    assert result["dec_offset_arcsec"] == pytest.approx(-1.0, abs=1e-6)
+    assert result["flux_ratio"] == pytest.approx(0.9) and result["verdict"] == "passed"
+
+
+def test_crossmatch_fails_a_shifted_or_mis_scaled_product_and_says_why():
+    sources, reference = synthetic(offset_arcsec=(5.0, 0.0), ratio=0.6)
+    result = crossmatch(sources, reference, in_footprint=lambda ra, dec: np.ones(np.shape(ra), bool),
+                        local_rms_jy=lambda ra, dec: np.full(np.shape(ra), 0.001), radius_arcsec=10,
+                        detection_sigma=5, thresholds=THRESHOLDS)
+    assert result["verdict"] == "failed" and len(result["reasons"]) == 2
+
+
+def test_each_reference_source_is_matched_at_most_once():
+    reference = Reference("r", np.array(["a"]), np.array([10.0]), np.array([30.0]), np.array([1.0]))
+    src, ref = match([10.0, 10.0 + 2 / 3600], [30.0, 30.0], reference, radius_arcsec=10)
+    assert list(src) == [0] and list(ref) == [0]
+
+
+def test_variability_of_constant_and_variable_light_curves():
+    rng = np.random.default_rng(2)
+    err = np.full(6, 0.01)
+    constant = variability(1.0 + err * rng.standard_normal(6), err)
+    assert constant["eta"] < 2.5 and abs(constant["m"]) < 0.05
+    assert not is_candidate(constant, eta_threshold=2.5, vs_threshold=4, m_threshold=0.05)
+    flux = np.array([1.0, 1.8, 1.0, 1.8, 1.0, 1.8])
+    variable = variability(flux, err)
+    assert variable["vs"] == pytest.approx(0.8 / np.hypot(0.01, 0.01))
+    assert variable["m"] == pytest.approx(2 * 0.8 / 2.8) and variable["v"] == pytest.approx(flux.std(ddof=1) / 1.4)
+    assert is_candidate(variable, eta_threshold=2.5, vs_threshold=4, m_threshold=0.05)

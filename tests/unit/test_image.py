@@ -1,0 +1,136 @@
+"""Image-domain pieces without an imager: the grid, QA verdicts, source fits, and linear mosaics."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from astropy.io import fits
+from astropy.wcs import WCS
+
+from dsa110_continuum import instrument as inst
+from dsa110_continuum.image.measure import fit_source, forced_flux
+from dsa110_continuum.image.observation import image_grid
+from dsa110_continuum.image.products import Observation, image_qa, primary_beam_image, robust_rms
+from dsa110_continuum.mosaic.combine import MosaicError, Tile, linear_mosaic
+from dsa110_continuum.mosaic.products import make_mosaic
+
+CELL_DEG = 10 / 3600
+BEAM = {"BMAJ": 60 / 3600, "BMIN": 30 / 3600, "BPA": 20.0}
+THRESHOLDS = {"max_rms_jy": 0.05, "max_flagged_fraction": 0.5, "max_beam_arcsec": 300, "min_dynamic_range": 0}
+
+
+def sky_header(ra_deg=200.0, dec_deg=30.0, size=512, projection="SIN") -> fits.Header:
+    wcs = WCS(naxis=2)
+    wcs.wcs.ctype = [f"RA---{projection}", f"DEC--{projection}"]
+    wcs.wcs.crval = [ra_deg, dec_deg]
+    wcs.wcs.crpix = [size / 2 + 1, size / 2 + 1]
+    wcs.wcs.cdelt = [-CELL_DEG, CELL_DEG]
+    header = wcs.to_header()
+    header.update(BEAM)
+    return header
+
+
+def point_sources(header, shape, sources, noise_jy=0.0, seed=1) -> np.ndarray:
+    """An image of point sources restored with the header's beam, plus white noise."""
+    from dsa110_continuum.image.measure import _beam_in_pixels, _gaussian
+
+    y, x = np.mgrid[:shape[0], :shape[1]]
+    major, minor, pa = _beam_in_pixels(header)
+    image = np.random.default_rng(seed).normal(0, noise_jy, shape)
+    for ra, dec, flux in sources:
+        x0, y0 = WCS(header).celestial.world_to_pixel_values(ra, dec)
+        image += flux * _gaussian(x, y, float(x0), float(y0), major, minor, pa)
+    return image.astype(np.float32)
+
+
+def test_grid_samples_the_narrowest_beam_with_three_pixels_and_spans_the_field():
+    grid = image_grid(600.0, 1.5e9, fov_deg=3.5, pixels_per_beam=3)
+    narrowest_arcsec = np.degrees(inst.SPEED_OF_LIGHT_M_S / 1.5e9 / 1200.0) * 3600
+    assert grid.cell_arcsec <= narrowest_arcsec / 3 < grid.cell_arcsec + 0.01
+    assert grid.size_px % 2 == 0 and grid.size_px * grid.cell_arcsec >= 3.5 * 3600
+
+
+def test_robust_rms_ignores_sources_and_blanks():
+    values = np.random.default_rng(2).normal(0, 0.01, 100000)
+    values[:50] = 10.0
+    values[50:100] = np.nan
+    assert robust_rms(values) == pytest.approx(0.01, rel=0.02)
+
+
+def test_qa_fails_on_noise_flags_and_beam_with_reasons():
+    header = sky_header()
+    pb = np.ones((64, 64))
+    residual = np.random.default_rng(3).normal(0, 0.01, (64, 64))
+    image = residual + 0.0
+    image[32, 32] = 1.0
+    good = image_qa(image, residual, pb, header, pb_cutoff=0.2, flagged_fraction=0.1, thresholds=THRESHOLDS)
+    assert good["passed"] and good["dynamic_range"] == pytest.approx(100, rel=0.05)
+    bad = image_qa(image, 10 * residual, pb, {**header, "BMAJ": 0.1}, pb_cutoff=0.2, flagged_fraction=0.7,
+                   thresholds=THRESHOLDS)
+    assert not bad["passed"] and len(bad["reasons"]) == 3 and bad["reasons"][0].startswith("rms 10")
+
+
+def test_fit_recovers_flux_position_and_honest_errors():
+    header = sky_header()
+    truth = [(200.0 + 0.05, 30.0 - 0.03, 0.5)]
+    rms = 0.01
+    fluxes, pulls = [], []
+    for seed in range(40):
+        image = point_sources(header, (512, 512), truth, noise_jy=rms, seed=seed)
+        # white noise per pixel is not beam-correlated: the fit's noise is the per-beam rms
+        fit = fit_source(image, header, truth[0][0], truth[0][1], rms_jy=rms)
+        fluxes.append(fit.flux_jy)
+        peak, err = forced_flux(image, header, truth[0][0], truth[0][1], rms_jy=rms)
+        pulls.append((peak - 0.5) / err)
+    assert np.mean(fluxes) == pytest.approx(0.5, rel=0.02)
+    offset_arcsec = 3600 * np.hypot((fit.ra_deg - truth[0][0]) * np.cos(np.deg2rad(30)), fit.dec_deg - truth[0][1])
+    assert offset_arcsec < 3 and fit.major_arcsec == pytest.approx(60, rel=0.1)
+    assert np.std(pulls) < 1.5  # uncorrelated pixel noise is kinder than beam-correlated noise
+    assert fit_source(image, header, 230.0, 30.0, rms_jy=rms) is None
+
+
+def tile(tmp_path, name, ra_deg, dec_deg, sources, noise_jy, seed):
+    """A tile with a simulated apparent image: sources attenuated by its drift beam, plus noise."""
+    times = 60827.2 + (np.arange(24) - 11.5) * inst.INTEGRATION_TIME_S / 86400
+    freqs = inst.band_freqs_hz(16, 4)
+    observation = Observation(name, dec_deg, ra_deg, dec_deg, times, np.ones(24), freqs, np.ones(freqs.size), 0.0)
+    header = sky_header(ra_deg, dec_deg, size=400)
+    pb = primary_beam_image(header, (400, 400), observation)
+    wcs = WCS(header).celestial
+    apparent = []
+    for ra, dec, flux in sources:
+        x, y = (int(round(float(v))) for v in wcs.world_to_pixel_values(ra, dec))
+        apparent.append((ra, dec, flux * (pb[y, x] if 0 <= x < 400 and 0 <= y < 400 else 0)))
+    image = point_sources(header, (400, 400), apparent, noise_jy=noise_jy, seed=seed)
+    path = tmp_path / f"{name}.fits"
+    fits.PrimaryHDU(image, header).writeto(path)
+    return Tile(name, str(path), noise_jy, observation)
+
+
+def test_linear_mosaic_keeps_fluxes_and_lowers_the_noise_where_tiles_overlap(tmp_path):
+    from dsa110_continuum.sky.coords import local_apparent_sidereal_time_rad
+
+    lst_deg = float(np.rad2deg(local_apparent_sidereal_time_rad(60827.2)))
+    source = (lst_deg + 0.55, 30.0, 2.0)
+    tiles = [tile(tmp_path, f"t{k}", lst_deg + 1.1 * k, 30.0, [source], 0.01, seed=k) for k in (0, 1)]
+    result = linear_mosaic(tiles, pb_cutoff=0.2)
+    header = result["wcs"].to_header()
+    header.update(BEAM)
+    x, y = (int(round(float(v))) for v in result["wcs"].world_to_pixel_values(source[0], source[1]))
+    fit = fit_source(result["mosaic"], header, source[0], source[1], rms_jy=float(result["noise"][y, x]))
+    assert fit.flux_jy == pytest.approx(2.0, rel=0.03)
+    assert result["coverage"][y, x] == 2
+    single = [t.rms_jy / float(primary_beam_image(result["wcs"][y:y + 1, x:x + 1].to_header(), (1, 1), t.observation)[0, 0])
+              for t in tiles]
+    assert result["noise"][y, x] < min(single)
+    assert np.isnan(result["mosaic"][result["coverage"] == 0]).all()
+
+
+def test_a_window_without_usable_images_or_with_mixed_declinations_is_refused(tmp_path):
+    members = ["2025-06-01T04:40:00", "2025-06-01T04:45:09"]
+    failed = {g: {"passed": False, "reasons": ["rms too high"], "pointing_dec_deg": 30.0} for g in members}
+    with pytest.raises(MosaicError, match="2025-06-01T04:40:00: none of its 2 observations has an image that passed"):
+        make_mosaic(members[0], members, failed, {}, {}, pb_cutoff=0.2, dec_tolerance_deg=0.1)
+    mixed = {g: {"passed": True, "reasons": [], "pointing_dec_deg": dec} for g, dec in zip(members, (30.0, 55.0))}
+    with pytest.raises(MosaicError, match="different declinations .*30.000.*55.000"):
+        make_mosaic(members[0], members, mixed, {}, {}, pb_cutoff=0.2, dec_tolerance_deg=0.1)
