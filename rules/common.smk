@@ -210,7 +210,7 @@ def ready_windows(day):
 
 def day_targets(day):
     """Everything a day's observations should have produced by now."""
-    targets = [PATHS.day_index(day), PATHS.registry(day), PATHS.mosaic_plan(day)]
+    targets = [PATHS.plan(day), PATHS.day_index(day), PATHS.registry(day), PATHS.mosaic_plan(day)]
     if config["convert"]["keep_ms"]:
         targets += [PATHS.ms_record(group) for group in groups_with(day, "process")
                     if not failed("convert", group, plan(day)[group]["files"])]

@@ -1,4 +1,5 @@
-"""RFI flagging end to end: injected interference found, clean data left alone, images unharmed."""
+"""RFI flagging end to end: injected interference found, clean data left alone. The dec +20 imaging session
+carries the RFI, so the imaging tests, which recover its sources' fluxes and positions, show the images unharmed."""
 
 from __future__ import annotations
 
@@ -22,17 +23,21 @@ def flags_against_truth(session, group):
     n_time, n_bl, _ = truth.shape
     flags = flags.reshape(n_time, n_bl, -1)[:, cross[:n_bl]]
     corrupted = truth[:, cross[:n_bl]]
-    return flags[corrupted].mean(), flags[~corrupted].mean()
+    return flags[corrupted].mean(), flags[~corrupted].mean(), corrupted.mean()
 
 
-def test_injected_rfi_is_flagged_and_clean_data_kept(rfi_run):
-    assert rfi_run["run"].returncode == 0, rfi_run["run"].stderr[-3000:]
-    for group in rfi_run["kept"]:
-        found, false = flags_against_truth(rfi_run, group)
+def test_injected_rfi_is_flagged_and_clean_data_kept(imaging_runs):
+    session = imaging_runs[20.0]
+    assert session["run"].returncode == 0, session["run"].stderr[-3000:]
+    for group in session["kept"]:
+        found, false, _ = flags_against_truth(session, group)
         assert found >= 0.95 and false <= 0.02, (group, found, false)
 
 
-def test_image_noise_with_rfi_is_that_without(rfi_run, imaging_runs):
-    with_rfi = json.loads(open(Products(rfi_run["out"]).image_qa(rfi_run["target"])).read())
-    without = json.loads(open(Products(imaging_runs[20.0]["out"]).image_qa(rfi_run["target"])).read())
-    assert with_rfi["rms_jy"] == pytest.approx(without["rms_jy"], rel=0.10)
+def test_images_lose_only_the_data_rfi_hit(imaging_runs):
+    """The flagged fraction the image QA reports is the injected RFI's share of the data (plus at most 2 %)."""
+    session = imaging_runs[20.0]
+    for group in session["kept"]:
+        qa = json.loads(open(Products(session["out"]).image_qa(group)).read())
+        injected = flags_against_truth(session, group)[2]
+        assert injected > 0.001 and 0.95 * injected <= qa["flagged_fraction"] <= injected + 0.02, (group, injected, qa)

@@ -83,7 +83,7 @@ def test_a_finished_day_is_closed_and_left_out_of_later_runs(imaging_runs):
     """Once a later observation (two settled subband files, a day on: skipped) ends the target's strip, its
     last window is made and the day has nothing left to do: it is closed, and a run after that plans nothing."""
     session = imaging_runs[55.0]
-    later = parse_timestamp(session["groups"][3]) + timedelta(days=1)
+    later = parse_timestamp(session["groups"][-1]) + timedelta(days=1)
     for subband in (0, 1):
         path = Path(session["tmp"] / "incoming" / raw_filename(later, subband))
         path.write_bytes(b"")
@@ -107,8 +107,7 @@ def test_the_snakemake_report_holds_the_qa_plots(imaging_runs, tmp_path):
     import zipfile
 
     names = zipfile.ZipFile(report).namelist()
-    paths = Products(session["out"])
-    expected = [paths.solution_plot(session["groups"][0]), paths.mosaic_quicklook(session["kept"][0]),
-                *(paths.image_quicklook(group) for group in session["kept"])]
-    for path in expected:
-        assert any(name.endswith(Path(path).relative_to(session["tmp"]).as_posix()) for name in names), (path, names)
+    n_windows = len(list((session["out"] / "mosaics").glob("*/qa.json")))
+    assert n_windows >= 3
+    assert sum(name.endswith("/solutions.png") for name in names) == 1, names
+    assert sum(name.endswith("/quicklook.png") for name in names) == len(session["kept"]) + n_windows, names

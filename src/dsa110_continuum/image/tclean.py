@@ -5,7 +5,9 @@ products are exported as ``<prefix>.<image|residual|psf|model>.fits``. Settings 
 Briggs weighting, Hogbom clean to ``auto_threshold_sigma`` x rms (nsigma) inside an auto-multithresh
 mask grown from ``auto_mask_sigma``, w-projection with automatic planes. tclean's own primary beam stays
 out of it: the drift beam is applied afterwards (pblimit's sign turns the image mask off; its size still
-limits where tclean cleans, so it is tiny, not -1, which would leave nothing to clean).
+limits where tclean cleans, so it is tiny, not -1, which would leave nothing to clean). The mask's
+sidelobe threshold is 1, not CASA's 2: a 12-antenna snapshot's PSF sidelobes reach ~0.5, and at 2 the
+mask stays empty and nothing is cleaned.
 """
 
 from __future__ import annotations
@@ -26,8 +28,8 @@ def main(argv=None) -> None:
            stokes="I", specmode="mfs", nterms=1, deconvolver="hogbom", gridder="wproject", wprojplanes=-1,
            weighting="briggs", robust=settings["robust"], niter=settings["niter"], gain=0.1,
            cyclefactor=1.0, nsigma=settings["auto_threshold_sigma"], usemask="auto-multithresh",
-           noisethreshold=settings["auto_mask_sigma"], sidelobethreshold=2.0, lownoisethreshold=1.5,
-           minbeamfrac=0.3, negativethreshold=0.0, pblimit=-1e-3, pbcor=False, datacolumn="data",
+           noisethreshold=settings["auto_mask_sigma"], sidelobethreshold=1.0, lownoisethreshold=1.5,
+           minbeamfrac=0.1, negativethreshold=0.0, pblimit=-1e-3, pbcor=False, datacolumn="data",
            savemodel="none", parallel=False)
     for product in ("image", "residual", "psf", "model"):
         exportfits(imagename=f"{prefix}.{product}", fitsimage=f"{prefix}.{product}.fits", overwrite=True)
