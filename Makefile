@@ -41,6 +41,7 @@ lint: $(INSTALLED)
 
 benchmark: $(INSTALLED)
 	$(RUN) $(BIN)/python benchmarks/bench_observation.py
+	$(RUN) $(BIN)/python benchmarks/bench_science.py
 	$(RUN) $(BIN)/python benchmarks/bench_dag.py
 
 clean-demo:

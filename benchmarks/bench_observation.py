@@ -73,13 +73,14 @@ def group_index_record(files: list[str]) -> Path:
     return path
 
 
-def mosaic_of_copies(image_dir: Path, n_tiles: int = 12) -> tuple[float, float]:
-    """Time a mosaic of ``n_tiles`` copies of one image, each moved one observation (309 s of RA) east."""
+def mosaic_of_copies(image_dir: Path, qa_path: Path, n_tiles: int = 12) -> tuple[float, float]:
+    """Time a mosaic of ``n_tiles`` copies of one image (its QA record in ``qa_path``), each moved one
+    observation (309 s of RA) east."""
     from astropy.io import fits
 
     from dsa110_continuum import instrument as inst
 
-    qa = json.loads((image_dir / "qa.json").read_text())
+    qa = json.loads(qa_path.read_text())
     tiles = OUT / "tiles"
     shutil.rmtree(tiles, ignore_errors=True)
     tiles.mkdir()
@@ -149,7 +150,7 @@ def main() -> None:
                          *timed([CLI, "image", str(OUT / "calibrated.ms"), "--record", str(OUT / "calibrated.json"),
                                  "--out", str(OUT / f"image_{imager}"), "--imager", imager], OUT / f"{imager}.json")))
     for i in range(args.repeats):
-        rows.append(("mosaic of 12 images", i + 1, *mosaic_of_copies(OUT / "image_wsclean")))
+        rows.append(("mosaic of 12 images", i + 1, *mosaic_of_copies(OUT / "image_wsclean", OUT / "wsclean.json")))
     if args.baseline:
         rows.append(("pyuvdata read + write_ms", 1, *timed([sys.executable, "-c", BASELINE, str(OUT / "baseline.ms"),
                                                             *files])))

@@ -249,5 +249,8 @@ def open_days():
 
 
 def final_targets(wildcards):
-    return [target for day in open_days() for target in [*day_targets(day), PATHS.day_status(day)]] + [
+    days = open_days()
+    for day in days:
+        plan(day)  # day_status's params read the plan: resolve the checkpoint here, where the DAG is first built
+    return [target for day in days for target in [*day_targets(day), PATHS.day_status(day)]] + [
         PATHS.database_synced()]

@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 import yaml
 
-from dsa110_continuum.naming import Products, format_timestamp, parse_timestamp
+from dsa110_continuum.naming import Products, parse_timestamp, raw_filename
 from dsa110_continuum.simulate.session import RfiConfig, SkySource
-from helpers import (TINY, bright_source_near_centre, checksums, files_of, ra_where_beam_is, run_snakemake, simulate,
-                     write_catalogue)
+from helpers import (CORE_ANTENNAS, TINY, bright_source_near_centre, checksums, files_of, ra_where_beam_is,
+                     run_snakemake, simulate, write_catalogue)
 
 
 @pytest.fixture(scope="session")
@@ -50,7 +50,8 @@ def workflow_run(tmp_path_factory, tiny_good):
     misfit = by_sb[1][7]
     with h5py.File(misfit, "r+") as f:
         f["Header/freq_array"][...] = f["Header/freq_array"][()] + 3.0e6
-    duplicate = incoming / f"{format_timestamp(parse_timestamp(groups[2]) + timedelta(seconds=2))}_sb03.hdf5"
+    duplicate = next(path for seconds in range(1, 10) if not (path := incoming / raw_filename(
+        parse_timestamp(groups[2]) + timedelta(seconds=seconds), 3)).exists())  # a name the jitter left free
     shutil.copy2(by_sb[2][3], duplicate)
     antennas = by_sb[3][9]
     with h5py.File(antennas, "r+") as f:
@@ -135,7 +136,6 @@ def calibration_runs(tmp_path_factory):
             "cal_a": cal_a, "cal_b": cal_b, "target": target}
 
 
-CORE_ANTENNAS = tuple(int(k) for k in np.linspace(0, 101, 12).round())
 
 
 def imaging_session(tmp: Path, dec_deg: float, *, n_observations=4, keep=(0, 3), rfi=None) -> dict:

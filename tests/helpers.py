@@ -9,10 +9,14 @@ import sys
 import tempfile
 from pathlib import Path
 
+import numpy as np
+
 from dsa110_continuum.simulate.session import SimulationConfig, SkySource, simulate_session
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
+#: Twelve antennas spread over the core: baselines up to ~600 m, so images of the whole primary beam stay small.
+CORE_ANTENNAS = tuple(int(k) for k in np.linspace(0, 101, 12).round())
 TINY = SimulationConfig(n_observations=2, n_antennas=10, n_chan_per_subband=4, n_integrations=6,
                         start_utc="2025-06-01T04:40:00", pointing_dec_deg=30.5, n_field_sources=5)
 
@@ -68,8 +72,6 @@ def write_catalogue(path: Path, sources: list[SkySource]) -> Path:
 
 def drift_beam_at(ra_deg, dec_deg, observation: dict, pointing_dec_deg: float) -> float:
     """The drift-averaged primary beam of a simulated observation (uniform weights) at a position."""
-    import numpy as np
-
     from dsa110_continuum import instrument as inst
     from dsa110_continuum.sky.beam import drift_beam
 
@@ -108,8 +110,6 @@ def fit_sources(image_dir: Path, sources, rms_jy: float, *, product="pbcor"):
 
 def offset_in_beams(fit, source, header) -> tuple[float, float]:
     """A fitted position's offset from the truth along the restoring beam's major and minor axes, in beams."""
-    import numpy as np
-
     d_east = (fit.ra_deg - source.ra_deg) * np.cos(np.deg2rad(source.dec_deg))
     d_north = fit.dec_deg - source.dec_deg
     pa = np.deg2rad(header["BPA"])

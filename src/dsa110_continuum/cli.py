@@ -109,12 +109,11 @@ def _solve(args) -> None:
 
 
 def _image(args) -> None:
-    from .config import load_config
     from .image.imagers import ImagingSettings
     from .image.observation import image_observation
     from .records import read_json
 
-    settings = load_config()["image"]
+    settings = _load(args)["image"]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     products = {p: str(out / f"{p}.fits") for p in ("image", "pbcor", "pb", "residual", "psf", "model")}
@@ -126,6 +125,12 @@ def _image(args) -> None:
                                                               "auto_mask_sigma")}, imager=args.imager),
         fov_deg=settings["fov_deg"], pixels_per_beam=settings["pixels_per_beam"], pb_cutoff=settings["pb_cutoff"],
         qa_thresholds=settings["qa"], threads=args.threads, log_path=str(out / "imager.log")))
+
+
+def config_options(command) -> None:
+    command.add_argument("--configfile", default="config/config.yaml", help="the run's config file")
+    command.add_argument("--config", nargs="*", default=[], metavar="KEY=VALUE",
+                         help="the same overrides as the run's `snakemake --config`")
 
 
 def _load(args) -> dict:
@@ -260,11 +265,7 @@ def main(argv=None) -> None:
     img.add_argument("--imager", choices=["auto", "wsclean", "tclean"], default="auto")
     img.add_argument("--threads", type=int, default=2)
     img.set_defaults(func=_image)
-
-    def config_options(command):
-        command.add_argument("--configfile", default="config/config.yaml", help="the run's config file")
-        command.add_argument("--config", nargs="*", default=[], metavar="KEY=VALUE",
-                             help="the same overrides as the run's `snakemake --config`")
+    config_options(img)
 
     summ = sub.add_parser("summary", help="what the workflow produced, and checks against the simulation truth")
     config_options(summ)

@@ -134,9 +134,12 @@ def job_step(smk, *, failure_step: str | None = None):
     item = smk.wildcards.get("group") or smk.wildcards.get("window")
     record = products.failure(failure_step, item)
     if failed_permanently(record, list(smk.input)):
-        # A retry of a job that just failed on bad input (Snakemake retries any failure): do not redo the work.
-        print(f"ERROR: {read_json(record)['reason']} (recorded in {record}; not retried until the inputs change)",
-              file=sys.stderr)
+        # A retry of a job that just failed on bad input (Snakemake retries any failure): do not redo the work,
+        # but say why again, in the job's log too (Snakemake empties it before the retry).
+        message = f"ERROR: {read_json(record)['reason']} (recorded in {record}; not retried until the inputs change)"
+        print(message, file=sys.stderr)
+        with open(log_path, "a") as log:
+            print(message, file=log)
         raise SystemExit(1)
     return logged_step(log_path, failure_record=record, step=failure_step, group=item,
                        log=products.relative(log_path))

@@ -114,7 +114,8 @@ def test_tclean_and_wsclean_agree(imaging_runs, tmp_path):
     paths = Products(session["out"])
     group = session["target"]
     out = subprocess.run([str(sys.executable).replace("python", "dsa110-continuum"), "image", paths.calibrated_ms(group),
-                          "--record", paths.calibrated_record(group), "--out", str(tmp_path), "--imager", "tclean"],
+                          "--record", paths.calibrated_record(group), "--out", str(tmp_path), "--imager", "tclean",
+                          "--configfile", str(session["tmp"] / "config.yaml")],
                          capture_output=True, text=True, timeout=1800)
     assert out.returncode == 0, out.stderr[-3000:]
     tclean_qa = json.loads(out.stdout)

@@ -31,7 +31,7 @@ import yaml
 
 from dsa110_continuum.naming import Products
 from dsa110_continuum.simulate.session import SkySource
-from helpers import BIN, REPO, TINY, files_of, simulate, write_catalogue
+from helpers import BIN, CORE_ANTENNAS, REPO, TINY, files_of, simulate, write_catalogue
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slurm]
 
@@ -43,7 +43,6 @@ IMAGE_MEM_MB = 450
 INDEX_RUNTIME_MIN = 5
 SLURM_TIMEOUT_S = 900  # hard limit (SIGKILL) on the whole SLURM run; it takes ~5 minutes
 LOCAL_TIMEOUT_S = 900
-CORE_ANTENNAS = tuple(int(k) for k in np.linspace(0, 101, 12).round())
 LOCAL_RULES = {"plan_day", "day_index", "day_status", "calibrator_catalogue", "calibration_registry", "mosaic_plan"}
 FAILED_STATES = {"OUT_OF_MEMORY", "FAILED", "CANCELLED"}
 

@@ -27,12 +27,12 @@ class ImagingError(InputError):
 
 @dataclass(frozen=True)
 class ImagingSettings:
-    imager: str = "auto"  # auto (WSClean when on PATH), wsclean or tclean
-    robust: float = 0.0
-    niter: int = 100000
-    mgain: float = 0.8
-    auto_threshold_sigma: float = 1.0
-    auto_mask_sigma: float = 5.0
+    imager: str  # auto (WSClean when on PATH), wsclean or tclean
+    robust: float
+    niter: int
+    mgain: float
+    auto_threshold_sigma: float
+    auto_mask_sigma: float
 
 
 def choose_imager(requested: str) -> str:

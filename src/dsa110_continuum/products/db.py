@@ -72,7 +72,7 @@ CROSSMATCHES = _table(
     _float("flux_ratio_scatter"), _float("completeness"), _text("verdict"), _text("reasons"))
 PHOTOMETRY = _table(
     "photometry", sa.Column("group_id", sa.String(19), primary_key=True),
-    sa.Column("name", sa.String(64), primary_key=True), _float("mjd"), _float("ra_deg"), _float("dec_deg"),
+    sa.Column("name", sa.String(64), primary_key=True, index=True), _float("mjd"), _float("ra_deg"), _float("dec_deg"),
     _float("flux_jy"), _float("flux_err_jy"), _float("pb"), _float("snr"))
 DAYS = sa.Table("days", METADATA, sa.Column("day", sa.String(10), primary_key=True), _text("signature"),
                 _text("synced_at"))
@@ -295,6 +295,7 @@ def dump(engine: sa.Engine) -> dict[str, list[tuple]]:
 
 
 def light_curve(engine: sa.Engine, name: str) -> list[tuple]:
+    """One source's (mjd, flux_jy, flux_err_jy) in time order."""
     with engine.connect() as db:
         return db.execute(sa.select(PHOTOMETRY.c.mjd, PHOTOMETRY.c.flux_jy, PHOTOMETRY.c.flux_err_jy)
                           .where(PHOTOMETRY.c.name == name).order_by(PHOTOMETRY.c.mjd)).all()
