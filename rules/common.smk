@@ -127,8 +127,10 @@ def failed(step, item, inputs=()):
 
 
 def extraction_failure(group):
-    """Why extracting a calibrator observation failed (its raw files are unusable), or None."""
-    return failure_reason(PATHS.failure("extract_calibrator", group))
+    """Why extracting a calibrator observation failed on bad input (its raw files are unusable), or None; a
+    failure of the machine (a full disk) is retried."""
+    record = PATHS.failure("extract_calibrator", group)
+    return failure_reason(record) if failed_permanently(record, []) else None
 
 
 def solvable_calibrators(day):

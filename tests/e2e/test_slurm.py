@@ -228,7 +228,8 @@ def test_the_workflow_runs_through_slurm(slurm_run, record_property):
     assert re.findall(r"has been submitted with SLURM jobid (\d+)", run["log"]), failure_context(run)
     submitted = {re.search(r"--comment rule_(\w+?)_wildcards_", call).group(1) for call in run["sbatch"]
                  if "_wildcards_" in call}
-    assert submitted == {"extract_calibrator", "solve_calibration", "apply_calibration", "image", "mosaic"}, submitted
+    assert submitted == {"extract_calibrator", "solve_calibration", "apply_calibration", "image", "mosaic",
+                         "measure_image", "measure_mosaic"}, submitted
     # The local rules ran in the submitting Snakemake, and only they (leaving out the failed jobs' logs the
     # log quotes, in which the in-job Snakemake calls its one job local).
     own = re.sub(r"^Logfile [^\n]*:\n={80}\n.*?^={80}$", "", run["log"], flags=re.MULTILINE | re.DOTALL)

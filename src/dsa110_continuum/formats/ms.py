@@ -7,6 +7,7 @@ python-casacore processes.
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 from dataclasses import dataclass
@@ -57,6 +58,19 @@ def _create_main_table(path: str, n_rows: int, n_chan: int, n_pol: int):
     return ms
 
 
+#: An MS's size: complex64 DATA and a boolean FLAG per sample; time, uvw, antennas, weights... per row; and
+#: room for the subtables and casacore's temporary copies.
+BYTES_PER_SAMPLE, BYTES_PER_ROW, SPARE_BYTES = 9, 200, 4 * 2**20
+
+
+def _check_free_space(ms_path: Path, size_bytes: int) -> None:
+    """Fail with ENOSPC before writing an MS that cannot fit: casacore aborts the process on a full disk."""
+    free = shutil.disk_usage(ms_path.parent).free
+    if free < size_bytes + SPARE_BYTES:
+        raise OSError(errno.ENOSPC, f"{os.strerror(errno.ENOSPC)} (an MS of ~{size_bytes / 2**20:.0f} MB, "
+                      f"{free / 2**20:.0f} MB free)", str(ms_path))
+
+
 class MeasurementSetWriter:
     """Write an MS at ``ms_path`` via ``<ms_path>.partial``, renamed into place only when complete.
 
@@ -70,6 +84,8 @@ class MeasurementSetWriter:
         self.tmp = self.ms_path.with_name(self.ms_path.name + ".partial")
         self.uvd, self.pol_order = uvd, pol_order
         shutil.rmtree(self.tmp, ignore_errors=True)
+        self.ms_path.parent.mkdir(parents=True, exist_ok=True)
+        _check_free_space(self.ms_path, n_rows * uvd.Nfreqs * uvd.Npols * BYTES_PER_SAMPLE + n_rows * BYTES_PER_ROW)
         self.table = _create_main_table(str(self.tmp), n_rows, uvd.Nfreqs, uvd.Npols)
         self.finished = False
 

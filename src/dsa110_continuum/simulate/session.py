@@ -360,7 +360,8 @@ def simulate_session(cfg: SimulationConfig, incoming_dir: str | Path, truth_dir:
                                    ant_numbers=ant_numbers, gains=gains, rng=rng)
         header = _header(cfg, obs)
         jitter = rng.integers(0, cfg.timestamp_jitter_s + 1, cfg.n_subbands)
-        group_id = format_timestamp(start.replace(microsecond=0))
+        # The workflow names an observation after its earliest file.
+        group_id = format_timestamp((start + timedelta(seconds=int(jitter.min()))).replace(microsecond=0))
         rfi = None
         if cfg.rfi is not None:
             rfi, rfi_masks[group_id] = interference(cfg, rng_rfi, cfg.n_integrations, obs["idx1"] == obs["idx2"],
