@@ -43,7 +43,8 @@ IMAGE_MEM_MB = 450
 INDEX_RUNTIME_MIN = 5
 SLURM_TIMEOUT_S = 900  # hard limit (SIGKILL) on the whole SLURM run; it takes ~5 minutes
 LOCAL_TIMEOUT_S = 900
-LOCAL_RULES = {"plan_day", "day_index", "day_status", "calibrator_catalogue", "calibration_registry", "mosaic_plan"}
+LOCAL_RULES = {"plan_day", "day_index", "day_status", "calibrator_catalogue", "calibration_registry", "mosaic_plan",
+               "products_database"}
 FAILED_STATES = {"OUT_OF_MEMORY", "FAILED", "CANCELLED"}
 
 

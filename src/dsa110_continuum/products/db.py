@@ -72,8 +72,8 @@ CROSSMATCHES = _table(
     _float("flux_ratio_scatter"), _float("completeness"), _text("verdict"), _text("reasons"))
 PHOTOMETRY = _table(
     "photometry", sa.Column("group_id", sa.String(19), primary_key=True),
-    sa.Column("name", sa.String(64), primary_key=True, index=True), _float("mjd"), _float("ra_deg"), _float("dec_deg"),
-    _float("flux_jy"), _float("flux_err_jy"), _float("pb"), _float("snr"))
+    sa.Column("name", sa.String(64), primary_key=True, index=True), _float("mjd"), _float("ra_deg"),
+    _float("dec_deg"), _float("flux_jy"), _float("flux_err_jy"), _float("pb"), _float("snr"))
 DAYS = sa.Table("days", METADATA, sa.Column("day", sa.String(10), primary_key=True), _text("signature"),
                 _text("synced_at"))
 VARIABILITY = sa.Table(
