@@ -84,16 +84,6 @@ def run(code: str, *args: str, result: Path) -> tuple[float, float, dict]:
     return wall, record["peak_rss_gb"], record
 
 
-def image_qa(image_dir: Path) -> Path:
-    """The image's QA record: qa.json beside it as the workflow writes it (bench_observation.py keeps the
-    record its `dsa110-continuum image` printed in benchmarks/out/wsclean.json instead)."""
-    if (image_dir / "qa.json").exists():
-        return image_dir / "qa.json"
-    if image_dir == DEFAULT_IMAGE_DIR and (OUT / "wsclean.json").exists():
-        return OUT / "wsclean.json"
-    raise SystemExit(f"{image_dir}: no qa.json (not an image directory the workflow's image step made)")
-
-
 def write_reference(path: Path, image_dir: Path, qa: dict, science: dict, n_sources: int, seed: int = 1) -> None:
     """An NVSS-like catalogue (the configured columns and flux unit) of ``n_sources`` sources at random
     positions inside the image's primary-beam cutoff, fluxes from a power law above NVSS's 2.5 mJy."""
@@ -123,7 +113,7 @@ def measure_step(image_dir: Path, scratch: Path, science: dict, repeats: int) ->
     """Time the measure_image job on ``image_dir`` against a synthetic reference catalogue."""
     from dsa110_continuum.records import read_json
 
-    qa_path = image_qa(image_dir)
+    qa_path = image_dir / "qa.json"
     qa = read_json(qa_path)
     work = scratch / "measure"
     shutil.rmtree(work, ignore_errors=True)
@@ -212,7 +202,7 @@ def main() -> None:
     parser.add_argument("--scratch", type=Path, default=OUT / "science", help="where the benchmark writes")
     args = parser.parse_args()
     image_dir = args.image_dir.resolve()
-    if not args.skip_measure and not (image_dir / "pbcor.fits").exists():
+    if not args.skip_measure and not (image_dir / "qa.json").exists():
         parser.error(f"no image in {image_dir}: run benchmarks/bench_observation.py first, or give --image-dir "
                      f"(or --skip-measure)")
 

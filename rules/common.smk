@@ -129,8 +129,7 @@ def failed(step, item, inputs=()):
 def extraction_failure(group):
     """Why extracting a calibrator observation failed on bad input (its raw files are unusable), or None; a
     failure of the machine (a full disk) is retried."""
-    record = PATHS.failure("extract_calibrator", group)
-    return failure_reason(record) if failed_permanently(record, []) else None
+    return failure_reason(PATHS.failure("extract_calibrator", group)) if failed("extract_calibrator", group) else None
 
 
 def solvable_calibrators(day):
