@@ -129,32 +129,44 @@ def test_apply_matches_casa_applycal(calibration_runs, tmp_path):
     assert np.allclose(ours[~our_flags], expected[~our_flags], rtol=1e-5, atol=1e-5)
 
 
-def test_stefcal_bandpass_equals_casa_bandpass(calibration_runs, tmp_path):
-    """The default solver and CASA's bandpass task give the same solutions on the same calibrator data."""
+def solve_calibrator_b(runs, tmp_path, ms_name: str, out_name: str, solver: str = "stefcal") -> dict:
+    """Calibrator B's observation extracted (once per ``ms_name``) and solved with the command-line tools into
+    ``out_name``; its solutions."""
     import subprocess
     import sys
     from pathlib import Path
 
-    g, cal = calibration_runs["groups"], calibration_runs["cal_b"]
-    files = [str(calibration_runs["tmp"] / "incoming" / name) for name in calibration_runs["truth"]["observations"][7]["files"]]
+    g, cal = runs["groups"], runs["cal_b"]
     cli = str(Path(sys.executable).parent / "dsa110-continuum")
-    solutions = {}
-    for solver in ("stefcal", "casa"):
-        extracted = subprocess.run([cli, "extract-calibrator", *files, "--ms", str(tmp_path / f"{solver}.ms"),
-                                    "--calibrator", cal.name, str(cal.ra_deg), str(cal.dec_deg)],
-                                   capture_output=True, text=True, check=True)
-        (tmp_path / f"{solver}.json").write_text(extracted.stdout)
-        subprocess.run([cli, "solve", str(tmp_path / f"{solver}.ms"), "--index", str(calibration_runs["out"] / "groups" /
-                        f"{g[7]}.json"), "--extraction-record", str(tmp_path / f"{solver}.json"), "--out",
-                        str(tmp_path / f"tables_{solver}"), "--bandpass-solver", solver], capture_output=True, check=True)
-        solutions[solver] = casa_json("solutions", str(tmp_path / f"tables_{solver}" / "bandpass.bcal"),
-                                      str(tmp_path / f"tables_{solver}" / "gains.gcal"))
+    ms = tmp_path / ms_name
+    if not ms.exists():
+        files = [str(runs["tmp"] / "incoming" / name) for name in runs["truth"]["observations"][7]["files"]]
+        extracted = subprocess.run([cli, "extract-calibrator", *files, "--ms", str(ms), "--calibrator", cal.name,
+                                    str(cal.ra_deg), str(cal.dec_deg)], capture_output=True, text=True, check=True)
+        ms.with_suffix(".json").write_text(extracted.stdout)
+    subprocess.run([cli, "solve", str(ms), "--index", str(runs["out"] / "groups" / f"{g[7]}.json"),
+                    "--extraction-record", str(ms.with_suffix(".json")), "--out", str(tmp_path / out_name),
+                    "--bandpass-solver", solver], capture_output=True, check=True)
+    return casa_json("solutions", str(tmp_path / out_name / "bandpass.bcal"), str(tmp_path / out_name / "gains.gcal"))
+
+
+def test_stefcal_bandpass_equals_casa_bandpass(calibration_runs, tmp_path):
+    """The default solver and CASA's bandpass task give the same solutions on the same calibrator data."""
+    solutions = {solver: solve_calibrator_b(calibration_runs, tmp_path, f"{solver}.ms", f"tables_{solver}", solver)
+                 for solver in ("stefcal", "casa")}
     fast, casa = (np.array(solutions[s]["real"]) + 1j * np.array(solutions[s]["imag"]) for s in ("stefcal", "casa"))
     flags = np.array(solutions["stefcal"]["flagged"])
     assert np.array_equal(flags, np.array(solutions["casa"]["flagged"]))
     ratio = fast[~flags] / casa[~flags]
     assert np.abs(np.angle(ratio, deg=True)).max() < 0.05
     assert np.abs(np.abs(ratio) - 1).max() < 1e-3
+
+
+def test_a_solve_run_again_makes_the_same_tables(calibration_runs, tmp_path):
+    """A solve that is retried, or killed and run again, finds its input as it was: the solve flags RFI and
+    writes a model, which in the input would flag more data the second time and change the solutions."""
+    first = solve_calibrator_b(calibration_runs, tmp_path, "calibrator.ms", "first")
+    assert solve_calibrator_b(calibration_runs, tmp_path, "calibrator.ms", "again") == first
 
 
 def test_changing_a_solve_setting_reruns_only_the_solves_and_what_uses_them(calibration_runs):

@@ -196,7 +196,24 @@ def solve(calibrator_ms: str, bandpass_table: str, gain_table: str, *, cal: Cali
     tables are written beside their final names and renamed into place; a solve that cannot produce
     usable tables is a failed-QA record (its tables left empty), and raises SolveError only when a CASA
     task fails on the data.
+
+    The solve flags the data and writes a model, so it works on a copy: a solve that is killed and run
+    again (or retried) starts from the same data and makes the same tables.
     """
+    work_ms = f"{bandpass_table}.partial.ms"
+    shutil.rmtree(work_ms, ignore_errors=True)
+    shutil.copytree(calibrator_ms, work_ms)
+    try:
+        return _solve_in_place(work_ms, bandpass_table, gain_table, cal=cal, transit_mjd=transit_mjd,
+                               pointing_dec_deg=pointing_dec_deg, integration_times_mjd=integration_times_mjd,
+                               settings=settings)
+    finally:
+        shutil.rmtree(work_ms, ignore_errors=True)
+
+
+def _solve_in_place(calibrator_ms: str, bandpass_table: str, gain_table: str, *, cal: Calibrator,
+                    transit_mjd: float, pointing_dec_deg: float, integration_times_mjd: list[float],
+                    settings: SolveSettings) -> dict:
     from casatasks import bandpass, flagdata, gaincal
 
     record = {"calibrator": asdict(cal), "transit_mjd": transit_mjd, "pointing_dec_deg": pointing_dec_deg,
