@@ -32,7 +32,7 @@ DEFAULT_IMAGE_DIR = OUT / "image_wsclean"
 N_REFERENCE = 500
 # The keys of config["science"] the measure_image rule passes its job (SCIENCE_SETTINGS in rules/science.smk).
 MEASURE_SETTINGS = ("reference_columns", "reference_flux_unit", "match_radius_arcsec", "detection_sigma",
-                    "source_finding", "validation")
+                    "noise_box_beams", "source_finding", "validation")
 
 # Each step's process writes its record (the path is its last argument) with the step's seconds and its peak
 # RSS from /proc: os.wait4's ru_maxrss would report at least the parent's RSS, which a vforked child inherits.
@@ -55,7 +55,7 @@ settings = request["settings"]
 start = time.perf_counter()
 reference = read_reference(request["reference"], columns=settings["reference_columns"],
                            flux_unit=settings["reference_flux_unit"])
-finish(measure_image({"pbcor": request["pbcor"], "pb": request["pb"]}, read_json(request["qa"]), request["outputs"],
+finish(measure_image({key: request[key] for key in ("pbcor", "pb", "residual")}, read_json(request["qa"]), request["outputs"],
                      reference=reference, settings=settings), start)
 """
 
@@ -120,7 +120,8 @@ def measure_step(image_dir: Path, scratch: Path, science: dict, repeats: int) ->
     work.mkdir(parents=True)
     write_reference(work / "reference.csv", image_dir, qa, science, N_REFERENCE)
     request = {"settings": {k: science[k] for k in MEASURE_SETTINGS}, "reference": str(work / "reference.csv"),
-               "pbcor": str(image_dir / "pbcor.fits"), "pb": str(image_dir / "pb.fits"), "qa": str(qa_path),
+               "pbcor": str(image_dir / "pbcor.fits"), "pb": str(image_dir / "pb.fits"),
+               "residual": str(image_dir / "residual.fits"), "qa": str(qa_path),
                "outputs": {"sources": str(work / "sources.csv"), "crossmatch": str(work / "crossmatch.json"),
                            "photometry": str(work / "photometry.csv")}}
     (work / "request.json").write_text(json.dumps(request))

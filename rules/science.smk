@@ -1,7 +1,8 @@
 SCIENCE = config["science"]
 REFERENCE = [config_path(SCIENCE["reference_catalogue"])] if SCIENCE["reference_catalogue"] else []
 SCIENCE_SETTINGS = {key: SCIENCE[key] for key in ("reference_columns", "reference_flux_unit", "match_radius_arcsec",
-                                                   "detection_sigma", "source_finding", "validation")}
+                                                   "detection_sigma", "noise_box_beams", "source_finding",
+                                                   "validation")}
 
 
 rule measure_image:
@@ -9,6 +10,7 @@ rule measure_image:
     input:
         pbcor=PATHS.image_product("{group}", "pbcor"),
         pb=PATHS.image_product("{group}", "pb"),
+        residual=PATHS.image_product("{group}", "residual"),
         qa=PATHS.image_qa("{group}"),
         reference=REFERENCE,
     output:

@@ -10,7 +10,7 @@ with job_step(snakemake, failure_step=snakemake.rule) as log:
     outputs = dict(snakemake.output.items())
     qa = read_json(snakemake.input.qa)
     if snakemake.rule == "measure_image":
-        record = measure_image({"pbcor": snakemake.input.pbcor, "pb": snakemake.input.pb}, qa, outputs,
+        record = measure_image({key: snakemake.input[key] for key in ("pbcor", "pb", "residual")}, qa, outputs,
                                reference=reference, settings=settings)
     else:
         record = measure_mosaic(snakemake.input.mosaic, snakemake.input.noise, qa, outputs, reference=reference,

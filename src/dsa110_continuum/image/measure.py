@@ -18,6 +18,7 @@ from astropy.wcs import WCS
 from scipy.optimize import least_squares
 
 FWHM_PER_SIGMA = 2 * np.sqrt(2 * np.log(2))
+BEAM_CORRELATED_FIT_ERROR = 2 / np.sqrt(3)  # see forced_flux
 
 
 @dataclass(frozen=True)
@@ -117,12 +118,17 @@ def fit_source(image: np.ndarray, header: fits.Header, ra_deg: float, dec_deg: f
 
 def forced_flux(image: np.ndarray, header: fits.Header, ra_deg: float, dec_deg: float, *,
                 rms_jy: float) -> tuple[float, float] | None:
-    """The peak (Jy/beam) of the restoring beam fitted at a fixed position, and its error (the rms: Condon
-    1997 for a point source in noise correlated over the beam); None when off the image or blanked."""
+    """The peak (Jy/beam) of the restoring beam fitted at a fixed position, and its error; None when off the
+    image or blanked.
+
+    The fit weights the pixels by the beam g: peak = sum(d g) / sum(g^2). A restored image's noise is
+    correlated over the PSF's main lobe, i.e. like the beam, and for noise of rms sigma correlated like g the
+    fit's variance is (g C g) / (g g)^2 = 4/3 sigma^2, whatever the beam's shape: the error is 2 sigma / sqrt(3).
+    """
     wcs = WCS(header).celestial
     sig_major, sig_minor, pa = _beam_in_pixels(header)
     box = _box(image, wcs, ra_deg, dec_deg, max(3, int(np.ceil(sig_major * FWHM_PER_SIGMA))))
     if box is None:
         return None
     g = _gaussian(box.x, box.y, box.x0, box.y0, sig_major, sig_minor, pa)
-    return float((box.data * g).sum() / (g * g).sum()), float(rms_jy)
+    return float((box.data * g).sum() / (g * g).sum()), float(rms_jy) * BEAM_CORRELATED_FIT_ERROR

@@ -1,8 +1,8 @@
 """Forced photometry at the reference catalogue's positions, and the variability of the light curves it makes.
 
 Each image is an epoch: the restoring beam's peak is fitted at every reference position inside the primary-beam
-cutoff of its PB-corrected image, with the image's rms divided by the beam there as the error (Condon 1997 for
-a point source in noise correlated over the beam).
+cutoff of its PB-corrected image; its error comes from the noise map there (the residual's local rms divided by
+the beam), for noise correlated like the beam (``image.measure.forced_flux``).
 """
 
 from __future__ import annotations
@@ -15,9 +15,10 @@ from ..records import write_csv_atomic
 COLUMNS = ["name", "ra_deg", "dec_deg", "flux_jy", "flux_err_jy", "pb", "snr"]
 
 
-def forced_photometry(pbcor: np.ndarray, pb: np.ndarray, header, reference, *, rms_jy: float,
+def forced_photometry(pbcor: np.ndarray, pb: np.ndarray, noise: np.ndarray, header, reference, *,
                       pb_cutoff: float) -> list[dict]:
-    """One row per reference source measurable in the image (inside the cutoff, its box unblanked)."""
+    """One row per reference source measurable in the image (inside the cutoff, its box unblanked); ``noise`` is
+    the PB-corrected image's noise map."""
     from astropy.wcs import WCS
 
     x, y = WCS(header).celestial.world_to_pixel_values(reference.ra_deg, reference.dec_deg)
@@ -28,7 +29,7 @@ def forced_photometry(pbcor: np.ndarray, pb: np.ndarray, header, reference, *, r
         response = float(pb[yi[k], xi[k]])
         if response < pb_cutoff:
             continue
-        measured = forced_flux(pbcor, header, reference.ra_deg[k], reference.dec_deg[k], rms_jy=rms_jy / response)
+        measured = forced_flux(pbcor, header, reference.ra_deg[k], reference.dec_deg[k], rms_jy=float(noise[yi[k], xi[k]]))
         if measured is None:
             continue
         flux, err = measured

@@ -9,6 +9,7 @@ from astropy.wcs import WCS
 from ..image.products import read_plane
 from ..records import write_csv_atomic, write_json_atomic
 from .crossmatch import crossmatch
+from .noise import local_rms_map
 from .photometry import COLUMNS as PHOTOMETRY_COLUMNS
 from .photometry import forced_photometry
 from .reference import Reference
@@ -47,15 +48,19 @@ def measure(image_path: str, noise: np.ndarray, header, outputs: dict, *, refere
     return record
 
 
-def measure_image(image_dir: dict, qa: dict, outputs: dict, *, reference: Reference | None, settings: dict) -> dict:
-    """Sources, cross-match and forced photometry of one observation's image."""
-    pbcor, header = read_plane(image_dir["pbcor"])
-    pb, _ = read_plane(image_dir["pb"])
+def measure_image(image_paths: dict, qa: dict, outputs: dict, *, reference: Reference | None,
+                  settings: dict) -> dict:
+    """Sources, cross-match and forced photometry of one observation's image (``image_paths``: its pbcor, pb
+    and residual FITS), against the residual's local rms divided by the primary beam."""
+    pbcor, header = read_plane(image_paths["pbcor"])
+    pb, _ = read_plane(image_paths["pb"])
+    residual, _ = read_plane(image_paths["residual"])
     inside = pb >= qa["pb_cutoff"]
-    noise = np.where(inside, qa["rms_jy"] / np.where(inside, pb, 1), np.nan)
-    record = measure(image_dir["pbcor"], noise, header, outputs, reference=reference, freq_hz=qa["freq_hz"],
+    local_rms = local_rms_map(residual, header, box_beams=settings["noise_box_beams"])
+    noise = np.where(inside, local_rms / np.where(inside, pb, 1), np.nan)
+    record = measure(image_paths["pbcor"], noise, header, outputs, reference=reference, freq_hz=qa["freq_hz"],
                      settings=settings)
-    rows = [] if reference is None else forced_photometry(pbcor, pb, header, reference, rms_jy=qa["rms_jy"],
+    rows = [] if reference is None else forced_photometry(pbcor, pb, noise, header, reference,
                                                           pb_cutoff=qa["pb_cutoff"])
     write_csv_atomic(outputs["photometry"], PHOTOMETRY_COLUMNS, rows)
     return {**record, "n_photometry": len(rows)}

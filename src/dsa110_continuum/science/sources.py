@@ -1,7 +1,7 @@
 """Source catalogues of PB-corrected images and mosaics, made with PyBDSF against a given noise map.
 
-The noise map is the one the product carries: a mosaic's noise map, or an image's rms divided by its
-primary beam (the apparent image's noise is uniform, so the corrected one's grows as the beam falls).
+The noise map is the one the product carries: a mosaic's noise map, or an image's local rms (``noise``)
+divided by its primary beam (the corrected image's noise grows as the beam falls).
 """
 
 from __future__ import annotations
