@@ -169,9 +169,11 @@ def test_killed_runs_resume_to_completion(killed_and_resumed):
     assert final.returncode == 0, final.stderr[-3000:]
     kills = killed_and_resumed["kills"]
     assert len(kills) == N_KILLS
-    # Most kills land while jobs of several stages run (the others during Snakemake's start).
+    # Most kills land while jobs run (the others during Snakemake's start), and the kills catch every stage
+    # whose jobs write for seconds: calibration tables, calibrated MSs, images. Which short stages (group
+    # records, the registry) are caught as well depends on timing.
     assert sum(bool(killed) for killed in kills) >= N_KILLS // 2, kills
-    assert len({stage for killed in kills for stage in killed}) >= 4, kills
+    assert {"calibration", "calibrated", "images"} <= {stage for killed in kills for stage in killed}, kills
 
 
 def fits_data(path: Path) -> np.ndarray:
