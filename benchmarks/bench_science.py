@@ -55,8 +55,8 @@ settings = request["settings"]
 start = time.perf_counter()
 reference = read_reference(request["reference"], columns=settings["reference_columns"],
                            flux_unit=settings["reference_flux_unit"])
-finish(measure_image({key: request[key] for key in ("pbcor", "pb", "residual")}, read_json(request["qa"]), request["outputs"],
-                     reference=reference, settings=settings), start)
+finish(measure_image({key: request[key] for key in ("pbcor", "pb", "residual")}, read_json(request["qa"]),
+                     request["outputs"], reference=reference, settings=settings), start)
 """
 
 VARIABILITY = """

@@ -14,7 +14,7 @@ import numpy as np
 
 def local_rms_map(residual: np.ndarray, header, *, box_beams: float) -> np.ndarray:
     """Robust rms (sigma-clipped MAD) of ``residual`` in square boxes ``box_beams`` restoring-beam major axes
-    wide, interpolated to every pixel (NaN where the residual is)."""
+    wide, interpolated to every pixel (NaN where the residual is blank)."""
     from astropy.stats import SigmaClip
     from photutils.background import Background2D, MADStdBackgroundRMS, MedianBackground
 

@@ -29,7 +29,8 @@ def forced_photometry(pbcor: np.ndarray, pb: np.ndarray, noise: np.ndarray, head
         response = float(pb[yi[k], xi[k]])
         if response < pb_cutoff:
             continue
-        measured = forced_flux(pbcor, header, reference.ra_deg[k], reference.dec_deg[k], rms_jy=float(noise[yi[k], xi[k]]))
+        measured = forced_flux(pbcor, header, reference.ra_deg[k], reference.dec_deg[k],
+                               rms_jy=float(noise[yi[k], xi[k]]))
         if measured is None:
             continue
         flux, err = measured
