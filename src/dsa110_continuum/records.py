@@ -32,13 +32,19 @@ def environment_problem(err: BaseException) -> str | None:
     return None
 
 
+def partial_path(path: str | Path, suffix: str = "") -> Path:
+    """The hidden name beside ``path`` under which it is written (``.<name>.partial`` + ``suffix``, for writers
+    that go by the extension): nothing under such a name is ever taken as a product."""
+    path = Path(path)
+    return path.with_name(f".{path.name}.partial{suffix}")
+
+
 @contextmanager
 def atomic_output(path: str | Path, *, suffix: str = ""):
-    """A hidden temporary path beside ``path`` (ending ``.partial`` + ``suffix``, for writers that go by the
-    extension): renamed onto ``path`` when the block succeeds, removed when it fails."""
+    """``partial_path(path, suffix)``, renamed onto ``path`` when the block succeeds, removed when it fails."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.partial{suffix}")
+    tmp = partial_path(path, suffix)
     try:
         yield tmp
         os.replace(tmp, path)

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import sqlalchemy as sa
 
+from dsa110_continuum.config import load_config
 from dsa110_continuum.naming import Products
 from dsa110_continuum.products.db import IMAGES, MEASUREMENT_SETS, VARIABILITY, connect, dump, sync
 from dsa110_continuum.simulate.session import read_sky_model
@@ -84,9 +85,6 @@ def test_forced_photometry_errors_are_honest(science_run):
     assert len(pulls) >= 100 and 0.8 <= np.std(pulls) <= 1.25, np.std(pulls)
 
 
-VS_THRESHOLD = 4.0  # science.variability.vs_threshold's default
-
-
 def injected_significance(science_run) -> dict[str, float]:
     """For each source measured in two or more images, the largest injected change between two of its epochs in
     units of their photometric errors: the |Vs| a noiseless measurement would give."""
@@ -108,7 +106,8 @@ def test_variable_sources_are_flagged_and_constant_ones_are_not(science_run):
         table = {r.name: r for r in db.execute(sa.select(VARIABILITY))}
     variable = set(science_run["truth"]["variable_sources"])
     significance = injected_significance(science_run)
-    detectable = {name for name in variable if significance.get(name, 0) >= VS_THRESHOLD + 1}
+    vs_threshold = load_config(science_run["configfile"])["science"]["variability"]["vs_threshold"]
+    detectable = {name for name in variable if significance.get(name, 0) >= vs_threshold + 1}
     assert len(detectable) >= 3, significance
     flagged = {name for name, r in table.items() if r.candidate}
     assert detectable <= flagged, {name: significance[name] for name in detectable - flagged}

@@ -8,12 +8,11 @@ from __future__ import annotations
 import math
 import shutil
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from .. import instrument as inst
-from ..records import InputError
+from ..records import InputError, partial_path
 from .imagers import ImagingSettings, choose_imager, run_imager
 from .products import (Observation, image_qa, primary_beam_image, product_header, read_plane, write_fits,
                        write_quicklook)
@@ -77,8 +76,7 @@ def image_observation(ms_path: str, outputs: dict[str, str], *, group_id: str, p
     observation, max_baseline_m = read_observation(ms_path, group_id=group_id, pointing_dec_deg=pointing_dec_deg)
     grid = image_grid(max_baseline_m, observation.freqs_hz.max(), fov_deg=fov_deg, pixels_per_beam=pixels_per_beam)
     imager = choose_imager(settings.imager)
-    image_path = Path(outputs["image"])
-    work_dir = image_path.with_name(f".{image_path.name}.partial.work")  # hidden: the imager's files are not products
+    work_dir = partial_path(outputs["image"], ".work")
     files = run_imager(ms_path, work_dir, size_px=grid.size_px, cell_arcsec=grid.cell_arcsec, settings=settings,
                        threads=threads, mem_gb=mem_gb, log_path=log_path)
     planes = {product: read_plane(path) for product, path in files.items()}
