@@ -107,7 +107,7 @@ out = Path(request["out"]); out.mkdir(exist_ok=True)
 qa = {r["group_id"]: r for r in request["records"]}
 images = dict(zip(qa, request["images"]))
 products = {p: str(out / f"{p}.fits") for p in ("mosaic", "noise", "coverage")} | {"quicklook": str(out / "q.png")}
-make_mosaic("benchmark", list(qa), qa, images, products, pb_cutoff=0.2, dec_tolerance_deg=0.1)
+make_mosaic("benchmark", list(qa), qa, images, products, pb_cutoff=0.2, dec_tolerance_deg=0.1, threads=2)
 """
 
 

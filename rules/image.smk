@@ -1,3 +1,7 @@
+from dataclasses import asdict
+
+from dsa110_continuum.image.imagers import ImagingSettings
+
 IMAGE = config["image"]
 IMAGE_PRODUCTS = ["image", "pbcor", "pb", "residual", *IMAGE["extra_products"]]
 
@@ -13,8 +17,7 @@ rule image:
                          subcategory="{group}"),
         qa=PATHS.image_qa("{group}"),
     params:
-        settings={key: IMAGE[key] for key in ("imager", "robust", "niter", "mgain", "auto_threshold_sigma",
-                                              "auto_mask_sigma")},
+        settings=asdict(ImagingSettings.from_config(IMAGE)),
         grid={key: IMAGE[key] for key in ("fov_deg", "pixels_per_beam", "pb_cutoff")},
         qa=IMAGE["qa"],
     log:

@@ -7,7 +7,7 @@ with job_step(snakemake, failure_step="mosaic") as log:
     images = dict(zip(image_qa, snakemake.input.images))
     products = {key: path for key, path in snakemake.output.items() if key != "qa"}
     qa = make_mosaic(window, snakemake.params.members, image_qa, images, products, pb_cutoff=snakemake.params.pb_cutoff,
-                     dec_tolerance_deg=snakemake.params.dec_tolerance_deg)
+                     dec_tolerance_deg=snakemake.params.dec_tolerance_deg, threads=snakemake.threads)
     log.info("mosaic %s: %d of %d observations, noise %.2f mJy/beam", window, len(qa["used"]), len(qa["members"]),
              qa["noise_median_jy"] * 1e3)
     write_json_atomic(snakemake.output.qa, qa)

@@ -121,8 +121,7 @@ def _image(args) -> None:
     _print_json(image_observation(
         args.ms, {**products, "quicklook": str(out / "quicklook.png")}, group_id=record["group_id"],
         pointing_dec_deg=record["pointing_dec_apparent_deg"],
-        settings=ImagingSettings(**{k: settings[k] for k in ("robust", "niter", "mgain", "auto_threshold_sigma",
-                                                              "auto_mask_sigma")}, imager=args.imager),
+        settings=ImagingSettings.from_config(settings, imager=args.imager),
         fov_deg=settings["fov_deg"], pixels_per_beam=settings["pixels_per_beam"], pb_cutoff=settings["pb_cutoff"],
         qa_thresholds=settings["qa"], threads=args.threads, log_path=str(out / "imager.log")))
 

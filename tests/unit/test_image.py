@@ -8,6 +8,7 @@ from astropy.io import fits
 from astropy.wcs import WCS
 
 from dsa110_continuum import instrument as inst
+from dsa110_continuum.image.imagers import baseline_averaging_wavelengths
 from dsa110_continuum.image.measure import fit_source, forced_flux
 from dsa110_continuum.image.observation import image_grid
 from dsa110_continuum.image.products import Observation, image_qa, primary_beam_image, robust_rms
@@ -48,6 +49,16 @@ def test_grid_samples_the_narrowest_beam_with_three_pixels_and_spans_the_field()
     narrowest_arcsec = np.degrees(inst.SPEED_OF_LIGHT_M_S / 1.5e9 / 1200.0) * 3600
     assert grid.cell_arcsec <= narrowest_arcsec / 3 < grid.cell_arcsec + 0.01
     assert grid.size_px % 2 == 0 and grid.size_px * grid.cell_arcsec >= 3.5 * 3600
+
+
+def test_baseline_averaging_costs_a_source_at_the_image_edge_the_allowed_amplitude_and_no_more():
+    edge_offset_rad = np.deg2rad(1.75)
+    track_wavelengths = baseline_averaging_wavelengths(0.01, edge_offset_rad)
+    u = np.linspace(0, track_wavelengths, 10001)
+    kept = abs(np.mean(np.exp(2j * np.pi * u * edge_offset_rad)))
+    assert kept == pytest.approx(0.99, abs=2e-4)
+    inner = abs(np.mean(np.exp(2j * np.pi * u * edge_offset_rad / 2)))
+    assert inner > 0.997
 
 
 def test_robust_rms_ignores_sources_and_blanks():
@@ -134,3 +145,42 @@ def test_a_window_without_usable_images_or_with_mixed_declinations_is_refused(tm
     mixed = {g: {"passed": True, "reasons": [], "pointing_dec_deg": dec} for g, dec in zip(members, (30.0, 55.0))}
     with pytest.raises(MosaicError, match="different declinations .*30.000.*55.000"):
         make_mosaic(members[0], members, mixed, {}, {}, pb_cutoff=0.2, dec_tolerance_deg=0.1)
+
+
+def test_the_primary_beam_interpolated_from_coarse_samples_equals_the_beam_at_every_pixel():
+    from dsa110_continuum.sky.beam import drift_beam
+    from dsa110_continuum.sky.coords import local_apparent_sidereal_time_rad
+
+    lst_deg = float(np.rad2deg(local_apparent_sidereal_time_rad(60827.2)))
+    times = 60827.2 + np.arange(24) * inst.INTEGRATION_TIME_S / 86400
+    freqs = inst.band_freqs_hz(16, 4)
+    obs = Observation("t", 40.0, lst_deg, 40.0, times, np.ones(24), freqs, np.ones(freqs.size), 0.0)
+    header = sky_header(lst_deg, 40.0, size=700, projection="TAN")
+    pb = primary_beam_image(header, (700, 700), obs)
+    rng = np.random.default_rng(1)
+    ys, xs = rng.integers(0, 700, 500), rng.integers(0, 700, 500)
+    ra, dec = WCS(header).celestial.pixel_to_world_values(xs, ys)
+    exact = drift_beam(ra, dec, 40.0, times, freqs, time_weights=np.ones(24), freq_weights=np.ones(freqs.size))
+    assert exact.max() > 0.9 and exact.min() < 0.5  # the samples span the main lobe
+    np.testing.assert_allclose(pb[ys, xs], exact, atol=1e-4)
+
+
+def test_a_one_tile_mosaic_regrids_like_reproject(tmp_path):
+    from reproject import reproject_interp
+    from scipy.ndimage import binary_erosion
+
+    from dsa110_continuum.mosaic.combine import mosaic_grid
+    from dsa110_continuum.sky.coords import local_apparent_sidereal_time_rad
+
+    lst_deg = float(np.rad2deg(local_apparent_sidereal_time_rad(60827.2)))
+    sources = [(lst_deg + dra, 30.0 + ddec, 1.0) for dra, ddec in ((0, 0), (0.8, 0.3), (-0.6, -0.5))]
+    one = tile(tmp_path, "t0", lst_deg, 30.0, sources, 0.01, seed=3)
+    wcs, shape = mosaic_grid([one])
+    wcs = wcs.deepcopy()
+    wcs.wcs.crval = [lst_deg + 0.2, 30.1]  # another tangent point: a real regridding, not a copy
+    result = linear_mosaic([one], pb_cutoff=0.2, wcs=wcs, shape=shape, threads=2)
+    expected, _ = reproject_interp(fits.open(one.image_path)[0], wcs, shape_out=shape, order="bicubic")
+    pb = primary_beam_image(wcs.to_header(), shape, one.observation)
+    covered = binary_erosion(np.isfinite(result["mosaic"]) & np.isfinite(expected), iterations=3)  # edges differ
+    assert covered.mean() > 0.5
+    np.testing.assert_allclose((result["mosaic"] * pb)[covered], expected[covered], atol=1e-3)

@@ -8,11 +8,12 @@ tclean's w-projection), and leave restored image, residual, PSF and model as FIT
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import subprocess
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from ..records import InputError
@@ -33,6 +34,22 @@ class ImagingSettings:
     mgain: float
     auto_threshold_sigma: float
     auto_mask_sigma: float
+    max_averaging_loss: float  # WSClean's baseline-dependent averaging: amplitude lost at the image edge (0: off)
+
+    @classmethod
+    def from_config(cls, image_config: dict, **overrides) -> ImagingSettings:
+        """The settings from the config's ``image`` section."""
+        return cls(**{field.name: image_config[field.name] for field in fields(cls)} | overrides)
+
+
+def baseline_averaging_wavelengths(max_loss: float, edge_offset_rad: float) -> float:
+    """The uv distance (wavelengths) a baseline may travel while WSClean averages its visibilities.
+
+    Averaging over a uv track of length d scales a source at offset l by sinc(pi d l) ~ 1 - (pi d l)^2 / 6,
+    so a source at the image edge loses at most ``max_loss`` of its amplitude. Short baselines move slowly
+    in uv and are averaged over many integrations; the longest are not averaged at all.
+    """
+    return math.sqrt(6 * max_loss) / (math.pi * edge_offset_rad)
 
 
 def choose_imager(requested: str) -> str:
@@ -60,7 +77,12 @@ def run_imager(ms_path: str, work_dir: str | Path, *, size_px: int, cell_arcsec:
                "-mgain", str(settings.mgain), "-auto-threshold", str(settings.auto_threshold_sigma),
                "-auto-mask", str(settings.auto_mask_sigma), "-use-wgridder", "-data-column", "DATA",
                "-no-update-model-required", "-no-dirty", "-j", str(threads), "-abs-mem", f"{mem_gb:.1f}",
-               "-temp-dir", str(work_dir), ms_path]
+               "-temp-dir", str(work_dir)]
+        if settings.max_averaging_loss > 0:
+            track = baseline_averaging_wavelengths(settings.max_averaging_loss,
+                                                   math.radians(size_px * cell_arcsec / 2 / 3600))
+            cmd += ["-baseline-averaging", f"{track:.3f}"]
+        cmd.append(ms_path)
         files = {p: f"{prefix}-{p}.fits" for p in PRODUCTS}
     else:
         request = {"ms": ms_path, "prefix": prefix, "size_px": size_px, "cell_arcsec": cell_arcsec,

@@ -10,7 +10,7 @@ from .combine import MosaicError, Tile, linear_mosaic, mosaic_qa
 
 
 def make_mosaic(window_id: str, members: list[str], image_qa: dict[str, dict], image_paths: dict[str, str],
-                outputs: dict[str, str], *, pb_cutoff: float, dec_tolerance_deg: float) -> dict:
+                outputs: dict[str, str], *, pb_cutoff: float, dec_tolerance_deg: float, threads: int = 1) -> dict:
     """Mosaic the member images that passed QA; returns the mosaic's QA record.
 
     ``image_qa`` and ``image_paths`` hold the members that were imaged; the others (failed, skipped) are
@@ -27,7 +27,7 @@ def make_mosaic(window_id: str, members: list[str], image_qa: dict[str, dict], i
                           f"({', '.join(f'{g}: {d:.3f}' for g, d in decs.items())})")
     tiles = [Tile(g, image_paths[g], image_qa[g]["rms_jy"], Observation.from_beam_record(g, image_qa[g]["beam_model"]))
              for g in used]
-    result = linear_mosaic(tiles, pb_cutoff=pb_cutoff)
+    result = linear_mosaic(tiles, pb_cutoff=pb_cutoff, threads=threads)
     header = result["wcs"].to_header()
     header["BMAJ"], header["BMIN"], header["BPA"] = (float(v) for v in result["beam"])
     mids = [image_qa[g]["mid_mjd"] for g in used]

@@ -54,12 +54,14 @@ def local_apparent_sidereal_time_rad(mjd_utc, lon_deg: float = inst.SITE_LON_DEG
 def apparent_radec_deg(ra_deg, dec_deg, mjd_utc: float) -> tuple[np.ndarray, np.ndarray]:
     """Geocentric apparent (true equator and equinox of date) RA, Dec of ICRS positions.
 
-    Precession-nutation, annual aberration and light deflection (erfa.atci13); RA is referred to
-    the true equinox, so it compares with apparent sidereal time.
+    Precession-nutation, annual aberration and light deflection (erfa.atci13, split into its
+    once-per-epoch part apci13 and its per-position part atciq); RA is referred to the true equinox,
+    so it compares with apparent sidereal time.
     """
     tdb = Time(mjd_utc, format="mjd", scale="utc").tdb
-    ri, di, eo = erfa.atci13(np.deg2rad(np.asarray(ra_deg, dtype=float)), np.deg2rad(np.asarray(dec_deg, dtype=float)),
-                             0.0, 0.0, 0.0, 0.0, tdb.jd1, tdb.jd2)
+    astrom, eo = erfa.apci13(tdb.jd1, tdb.jd2)
+    ri, di = erfa.atciq(np.deg2rad(np.asarray(ra_deg, dtype=float)), np.deg2rad(np.asarray(dec_deg, dtype=float)),
+                        0.0, 0.0, 0.0, 0.0, astrom)
     return np.rad2deg(np.mod(ri - eo, 2 * np.pi)), np.rad2deg(di)
 
 
