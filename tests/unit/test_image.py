@@ -184,3 +184,18 @@ def test_a_one_tile_mosaic_regrids_like_reproject(tmp_path):
     covered = binary_erosion(np.isfinite(result["mosaic"]) & np.isfinite(expected), iterations=3)  # edges differ
     assert covered.mean() > 0.5
     np.testing.assert_allclose((result["mosaic"] * pb)[covered], expected[covered], atol=1e-3)
+
+
+def test_blanked_tile_pixels_are_left_out_of_a_mosaic_without_spreading(tmp_path):
+    from dsa110_continuum.sky.coords import local_apparent_sidereal_time_rad
+
+    lst_deg = float(np.rad2deg(local_apparent_sidereal_time_rad(60827.2)))
+    one = tile(tmp_path, "t0", lst_deg, 30.0, [(lst_deg, 30.0, 1.0)], 0.01, seed=4)
+    with fits.open(one.image_path, mode="update") as hdul:
+        hdul[0].data[100:120, 150:170] = np.nan
+    result = linear_mosaic([one], pb_cutoff=0.2)
+    x, y = (int(round(float(v))) for v in result["wcs"].world_to_pixel_values(
+        *WCS(fits.getheader(one.image_path)).celestial.pixel_to_world_values(160, 110)))
+    assert result["coverage"][y, x] == 0 and np.isnan(result["mosaic"][y, x])
+    assert np.isfinite(result["mosaic"][result["coverage"] > 0]).all()
+    assert (result["coverage"] > 0).sum() > 0.5 * 400 * 400
