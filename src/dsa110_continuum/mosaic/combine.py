@@ -92,7 +92,8 @@ def _add_tile(tile: Tile, wcs: WCS, shape: tuple[int, int], sums: dict[str, np.n
     weights_y, weights_x_t = spline_weights(rows, ys.stop - ys.start), spline_weights(cols, xs.stop - xs.start).T
     y_map, x_map, pb_map = (weights_y @ coarse.astype(np.float32) @ weights_x_t for coarse in (y_in, x_in, beam))
     finite = np.isfinite(image)
-    coefficients = _spline_coefficients(np.where(finite, image, 0).astype(np.float32), pool)
+    blanked = not finite.all()
+    coefficients = _spline_coefficients(np.where(finite, image, 0).astype(np.float32, copy=False), pool)
     inverse_var = np.float32(1.0 / tile.rms_jy ** 2)
 
     def add_rows(first: int) -> None:
@@ -101,7 +102,7 @@ def _add_tile(tile: Tile, wcs: WCS, shape: tuple[int, int], sums: dict[str, np.n
         values = map_coordinates(coefficients, [y, x], order=3, mode="mirror", prefilter=False, output=np.float32)
         use = ((y >= -0.5) & (y <= image.shape[0] - 0.5) & (x >= -0.5) & (x <= image.shape[1] - 0.5)
                & (pb >= pb_cutoff))
-        if not finite.all():
+        if blanked:
             use &= map_coordinates(finite, [y, x], order=0, mode="nearest").astype(bool)
         out = (slice(ys.start + first, ys.start + first + y.shape[0]), xs)
         sums["numerator"][out] += np.where(use, pb * values * inverse_var, 0)
