@@ -100,11 +100,26 @@ def test_fit_recovers_flux_position_and_honest_errors():
     assert fit_source(image, header, 230.0, 30.0, rms_jy=rms) is None
 
 
+MID_MJD = 60827.2
+
+
+def meridian_ra_deg() -> float:
+    """The right ascension on the meridian at ``MID_MJD``, where a tile's drift beam is centred."""
+    from dsa110_continuum.sky.coords import local_apparent_sidereal_time_rad
+
+    return float(np.rad2deg(local_apparent_sidereal_time_rad(MID_MJD)))
+
+
+def meridian_observation(name, ra_deg, dec_deg) -> Observation:
+    """24 integrations centred on ``MID_MJD`` and 16 x 4 channels, pointed and phased at (ra, dec)."""
+    times = MID_MJD + (np.arange(24) - 11.5) * inst.INTEGRATION_TIME_S / 86400
+    freqs = inst.band_freqs_hz(16, 4)
+    return Observation(name, dec_deg, ra_deg, dec_deg, times, np.ones(24), freqs, np.ones(freqs.size), 0.0)
+
+
 def tile(tmp_path, name, ra_deg, dec_deg, sources, noise_jy, seed):
     """A tile with a simulated apparent image: sources attenuated by its drift beam, plus noise."""
-    times = 60827.2 + (np.arange(24) - 11.5) * inst.INTEGRATION_TIME_S / 86400
-    freqs = inst.band_freqs_hz(16, 4)
-    observation = Observation(name, dec_deg, ra_deg, dec_deg, times, np.ones(24), freqs, np.ones(freqs.size), 0.0)
+    observation = meridian_observation(name, ra_deg, dec_deg)
     header = sky_header(ra_deg, dec_deg, size=400)
     pb = primary_beam_image(header, (400, 400), observation)
     wcs = WCS(header).celestial
@@ -119,9 +134,7 @@ def tile(tmp_path, name, ra_deg, dec_deg, sources, noise_jy, seed):
 
 
 def test_linear_mosaic_keeps_fluxes_and_lowers_the_noise_where_tiles_overlap(tmp_path):
-    from dsa110_continuum.sky.coords import local_apparent_sidereal_time_rad
-
-    lst_deg = float(np.rad2deg(local_apparent_sidereal_time_rad(60827.2)))
+    lst_deg = meridian_ra_deg()
     source = (lst_deg + 0.55, 30.0, 2.0)
     tiles = [tile(tmp_path, f"t{k}", lst_deg + 1.1 * k, 30.0, [source], 0.01, seed=k) for k in (0, 1)]
     result = linear_mosaic(tiles, pb_cutoff=0.2)
@@ -149,18 +162,16 @@ def test_a_window_without_usable_images_or_with_mixed_declinations_is_refused(tm
 
 def test_the_primary_beam_interpolated_from_coarse_samples_equals_the_beam_at_every_pixel():
     from dsa110_continuum.sky.beam import drift_beam
-    from dsa110_continuum.sky.coords import local_apparent_sidereal_time_rad
 
-    lst_deg = float(np.rad2deg(local_apparent_sidereal_time_rad(60827.2)))
-    times = 60827.2 + np.arange(24) * inst.INTEGRATION_TIME_S / 86400
-    freqs = inst.band_freqs_hz(16, 4)
-    obs = Observation("t", 40.0, lst_deg, 40.0, times, np.ones(24), freqs, np.ones(freqs.size), 0.0)
+    lst_deg = meridian_ra_deg()
+    obs = meridian_observation("t", lst_deg, 40.0)
     header = sky_header(lst_deg, 40.0, size=700, projection="TAN")
     pb = primary_beam_image(header, (700, 700), obs)
     rng = np.random.default_rng(1)
     ys, xs = rng.integers(0, 700, 500), rng.integers(0, 700, 500)
     ra, dec = WCS(header).celestial.pixel_to_world_values(xs, ys)
-    exact = drift_beam(ra, dec, 40.0, times, freqs, time_weights=np.ones(24), freq_weights=np.ones(freqs.size))
+    exact = drift_beam(ra, dec, 40.0, obs.times_mjd, obs.freqs_hz, time_weights=obs.time_weights,
+                       freq_weights=obs.freq_weights)
     assert exact.max() > 0.9 and exact.min() < 0.5  # the samples span the main lobe
     np.testing.assert_allclose(pb[ys, xs], exact, atol=1e-4)
 
@@ -170,9 +181,7 @@ def test_a_one_tile_mosaic_regrids_like_reproject(tmp_path):
     from scipy.ndimage import binary_erosion
 
     from dsa110_continuum.mosaic.combine import mosaic_grid
-    from dsa110_continuum.sky.coords import local_apparent_sidereal_time_rad
-
-    lst_deg = float(np.rad2deg(local_apparent_sidereal_time_rad(60827.2)))
+    lst_deg = meridian_ra_deg()
     sources = [(lst_deg + dra, 30.0 + ddec, 1.0) for dra, ddec in ((0, 0), (0.8, 0.3), (-0.6, -0.5))]
     one = tile(tmp_path, "t0", lst_deg, 30.0, sources, 0.01, seed=3)
     wcs, shape = mosaic_grid([one])
@@ -187,9 +196,7 @@ def test_a_one_tile_mosaic_regrids_like_reproject(tmp_path):
 
 
 def test_blanked_tile_pixels_are_left_out_of_a_mosaic_without_spreading(tmp_path):
-    from dsa110_continuum.sky.coords import local_apparent_sidereal_time_rad
-
-    lst_deg = float(np.rad2deg(local_apparent_sidereal_time_rad(60827.2)))
+    lst_deg = meridian_ra_deg()
     one = tile(tmp_path, "t0", lst_deg, 30.0, [(lst_deg, 30.0, 1.0)], 0.01, seed=4)
     with fits.open(one.image_path, mode="update") as hdul:
         hdul[0].data[100:120, 150:170] = np.nan
