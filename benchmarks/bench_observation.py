@@ -49,6 +49,24 @@ def timed(cmd: list[str], stdout_path: Path | None = None) -> tuple[float, float
     return wall, usage.ru_maxrss / 1024 ** 2
 
 
+def write_field_catalogue(path: Path, ra_deg: float, dec_deg: float, *, radius_deg=3.0, per_deg2=50.0,
+                          seed=3) -> Path:
+    """An NVSS-like catalogue (VizieR columns, mJy) around a calibrator: NVSS's density above its 2.5 mJy limit,
+    fluxes from a power law, at random positions within ``radius_deg``."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    n = int(per_deg2 * np.pi * radius_deg ** 2)
+    r_deg, angle = radius_deg * np.sqrt(rng.uniform(size=n)), rng.uniform(0, 2 * np.pi, n)
+    dec = dec_deg + r_deg * np.sin(angle)
+    ra = ra_deg + r_deg * np.cos(angle) / np.cos(np.deg2rad(dec))
+    flux_mjy = 2.5 * (1 + rng.pareto(0.8, n))
+    lines = ["NVSS,RAJ2000,DEJ2000,S1.4"] + [f"F{k:05d},{ra[k] % 360:.6f},{dec[k]:.6f},{flux_mjy[k]:.4g}"
+                                            for k in range(n)]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
 def ensure_group() -> list[str]:
     incoming = OUT / "incoming"
     if not incoming.is_dir() or len(list(incoming.glob("*.hdf5"))) < 16:
@@ -134,6 +152,10 @@ def main() -> None:
                               OUT / "qa.json")
         rows += [("  extract calibrator", i + 1, wall_x, rss_x), ("  solve (CASA)", i + 1, wall_s, rss_s),
                  ("solve total", i + 1, wall_x + wall_s, max(rss_x, rss_s))]
+    field = write_field_catalogue(OUT / "field_catalogue.csv", cal["ra_deg"], cal["dec_deg"])
+    for i in range(args.repeats):
+        rows.append(("  extract calibrator + field model", i + 1,
+                     *timed([*extract, "--field-catalogue", str(field)], OUT / "extraction_field.json")))
     qa = json.loads((OUT / "qa.json").read_text())
     apply_cmd = [CLI, "apply", *files, "--ms", str(OUT / "calibrated.ms"), "--bandpass-table",
                  str(OUT / "tables" / "bandpass.bcal"), "--gain-table", str(OUT / "tables" / "gains.gcal")]

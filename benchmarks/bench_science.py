@@ -32,7 +32,7 @@ DEFAULT_IMAGE_DIR = OUT / "image_wsclean"
 N_REFERENCE = 500
 # The keys of config["science"] the measure_image rule passes its job (SCIENCE_SETTINGS in rules/science.smk).
 MEASURE_SETTINGS = ("reference_columns", "reference_flux_unit", "match_radius_arcsec", "detection_sigma",
-                    "noise_box_beams", "source_finding", "validation")
+                    "noise_box_beams", "photometry_cluster_beams", "source_finding", "validation")
 
 # Each step's process writes its record (the path is its last argument) with the step's seconds and its peak
 # RSS from /proc: os.wait4's ru_maxrss would report at least the parent's RSS, which a vforked child inherits.

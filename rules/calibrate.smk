@@ -20,12 +20,16 @@ rule extract_calibrator:
     input:
         files=group_files,
         index=PATHS.group_record("{group}"),
+        reference=REFERENCE,
     output:
         ms=temp(directory(PATHS.calibrator_ms("{group}"))),
         record=PATHS.calibrator_record("{group}"),
     params:
         n_subbands=config["ingest"]["n_subbands"],
         integrations_per_block=config["convert"]["integrations_per_block"],
+        field_model={"min_apparent_flux_jy": CALIBRATION["field_model_min_apparent_jy"],
+                     "spectral_index": CALIBRATION["field_model_spectral_index"]}
+        | {key: config["science"][key] for key in ("reference_columns", "reference_flux_unit", "match_radius_arcsec")},
     log:
         log_for("extract_calibrator"),
     threads: threads_for("extract_calibrator")

@@ -42,6 +42,10 @@ def config_path(path):
     return beside_workflow if os.path.exists(beside_workflow) else path
 
 
+#: The reference catalogue (science.reference_catalogue) as a list of input files: itself, or none configured.
+REFERENCE = [config_path(config["science"]["reference_catalogue"])] if config["science"]["reference_catalogue"] else []
+
+
 def log_for(rule_name, name="{group}"):
     return PATHS.log(rule_name, name)
 

@@ -1,8 +1,7 @@
 SCIENCE = config["science"]
-REFERENCE = [config_path(SCIENCE["reference_catalogue"])] if SCIENCE["reference_catalogue"] else []
 SCIENCE_SETTINGS = {key: SCIENCE[key] for key in ("reference_columns", "reference_flux_unit", "match_radius_arcsec",
-                                                   "detection_sigma", "noise_box_beams", "source_finding",
-                                                   "validation")}
+                                                   "detection_sigma", "noise_box_beams", "photometry_cluster_beams",
+                                                   "source_finding", "validation")}
 
 
 rule measure_image:

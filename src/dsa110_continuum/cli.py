@@ -74,8 +74,22 @@ def _extract_calibrator(args) -> None:
 
     name, ra_deg, dec_deg = args.calibrator
     calibrator = Calibrator(name, float(ra_deg), float(dec_deg), flux_1400mhz_jy=1.0, spectral_index=0.0)
+    field = None
+    if args.field_catalogue:
+        from .calibrate.extract import field_sources_around
+        from .config import validate_config
+        from .science.reference import read_reference
+
+        config = validate_config({})  # the schema's defaults
+        science, calibration = config["science"], config["calibration"]
+        reference = read_reference(args.field_catalogue, columns=science["reference_columns"],
+                                   flux_unit=science["reference_flux_unit"])
+        field = field_sources_around(calibrator, reference.ra_deg, reference.dec_deg, reference.flux_jy,
+                                     match_radius_arcsec=science["match_radius_arcsec"],
+                                     spectral_index=calibration["field_model_spectral_index"],
+                                     min_apparent_flux_jy=calibration["field_model_min_apparent_jy"])
     _print_json(extract_calibrator([str(p) for p in args.files], args.ms, calibrator, n_subbands=args.n_subbands,
-                                   threads=args.threads))
+                                   threads=args.threads, field_sources=field))
 
 
 def _apply(args) -> None:
@@ -244,6 +258,8 @@ def main(argv=None) -> None:
     extract = observation_command("extract-calibrator", "an observation phased to a calibrator, averaged in time",
                                   _extract_calibrator)
     extract.add_argument("--calibrator", nargs=3, required=True, metavar=("NAME", "RA_DEG", "DEC_DEG"))
+    extract.add_argument("--field-catalogue", type=Path, help="NVSS-style reference catalogue (VizieR columns, mJy) "
+                         "whose sources are modelled beside the calibrator, as the workflow does")
     apply = observation_command("apply", "a calibrated Measurement Set straight from the raw files", _apply)
     apply.add_argument("--bandpass-table", required=True)
     apply.add_argument("--gain-table", required=True)

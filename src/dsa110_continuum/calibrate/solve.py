@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from ..casa import casa_tools
+from ..formats.ms import FIELD_MODEL_COLUMN
 from ..records import InputError, save_figure
 from ..sky.beam import beam_along_track
 from ..sky.catalogue import Calibrator
@@ -73,7 +74,8 @@ def _write_point_source_model(ms: str, cal: Calibrator, pointing_dec_deg: float,
                               integration_times_s: np.ndarray) -> None:
     """MODEL_DATA = the calibrator's flux spectrum (CASA's Perley-Butler 2017 where CASA knows the source,
     else the catalogue power law) times the primary beam it drifts through, averaged over the
-    integrations that were averaged into the data, at the phase centre.
+    integrations that were averaged into the data, at the phase centre; plus the field sources' model
+    where the extraction wrote one (``FIELD_MODEL_COLUMN``).
     """
     from casatasks import setjy
 
@@ -97,6 +99,8 @@ def _write_point_source_model(ms: str, cal: Calibrator, pointing_dec_deg: float,
                                 freqs_hz).mean(axis=0)
         model = tb.getcol("MODEL_DATA")  # (Npol, Nchan, Nrow)
         model *= beam[None, :, None]
+        if FIELD_MODEL_COLUMN in tb.colnames():
+            model += tb.getcol(FIELD_MODEL_COLUMN)
         tb.putcol("MODEL_DATA", model)
     finally:
         tb.close()

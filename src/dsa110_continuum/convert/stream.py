@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import h5py
 import numba
@@ -203,17 +203,27 @@ def write_ms(observation: Observation, ms_path, blocks: Iterable[Block], before_
         ms.finish(observation.rows(), before_rename)
 
 
-def write_time_averaged_ms(observation: Observation, ms_path, blocks: Iterable[Block]) -> None:
-    """Write the flag-weighted time average of ``blocks`` (one row per baseline) into an MS, atomically."""
+def write_time_averaged_ms(observation: Observation, ms_path, blocks: Iterable[Block], *,
+                           model: tuple[str, Callable[[Block], np.ndarray]] | None = None) -> None:
+    """Write the flag-weighted time average of ``blocks`` (one row per baseline) into an MS, atomically.
+
+    ``model`` = (column, function of a block giving its model visibilities): averaged with the same weights
+    into that column.
+    """
     n_bl, n_chan, n_pol = observation.n_bl, observation.freqs_hz.size, observation.uvd.Npols
     data_sum = np.zeros((n_bl, n_chan, n_pol), dtype=np.complex128)
+    model_sum = np.zeros_like(data_sum) if model else None
     weight_sum = np.zeros((n_bl, n_chan, n_pol))
     for block in blocks:
         weight = (~block.flags).reshape(-1, n_bl, n_chan, n_pol)
         data_sum += (block.data.reshape(weight.shape) * weight).sum(axis=0)
+        if model:
+            model_sum += (model[1](block).reshape(weight.shape) * weight).sum(axis=0)
         weight_sum += weight.sum(axis=0)
     with MeasurementSetWriter(ms_path, observation.uvd, observation.pol_order, n_rows=n_bl) as ms:
         ms.write(0, (data_sum / np.maximum(weight_sum, 1)).astype(np.complex64), weight_sum == 0)
+        if model:
+            ms.write_column(model[0], (model_sum / np.maximum(weight_sum, 1)).astype(np.complex64))
         ms.finish(observation.time_averaged_rows())
 
 

@@ -17,6 +17,9 @@ import numpy as np
 
 from .. import instrument as inst
 
+#: A calibrator MS's model visibilities of the other sources in its field, which the solve adds to MODEL_DATA.
+FIELD_MODEL_COLUMN = "FIELD_MODEL_DATA"
+
 
 @dataclass
 class RowColumns:
@@ -95,6 +98,14 @@ class MeasurementSetWriter:
     def write(self, start_row: int, data: np.ndarray, flags: np.ndarray) -> None:
         self.table.putcol("DATA", data, startrow=start_row, nrow=data.shape[0])
         self.table.putcol("FLAG", flags, startrow=start_row, nrow=data.shape[0])
+
+    def write_column(self, name: str, data: np.ndarray) -> None:
+        """Add a complex (Nrow, Nchan, Npol) column besides DATA, with all its rows."""
+        from casacore import tables
+
+        self.table.addcols(tables.maketabdesc(tables.makearrcoldesc(name, 0j, valuetype="complex", ndim=2,
+                                                                    shape=list(data.shape[1:]))))
+        self.table.putcol(name, data)
 
     def finish(self, rows: RowColumns, before_rename=None) -> None:
         """Write the row metadata and subtables, then rename the MS into place.

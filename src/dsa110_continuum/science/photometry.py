@@ -1,43 +1,37 @@
 """Forced photometry at the reference catalogue's positions, and the variability of the light curves it makes.
 
 Each image is an epoch: the restoring beam's peak is fitted at every reference position inside the primary-beam
-cutoff of its PB-corrected image; its error comes from the noise map there (the residual's local rms divided by
-the beam), for noise correlated like the beam (``image.measure.forced_flux``).
+cutoff of its PB-corrected image, together with the neighbours within ``cluster_beams`` beams; its error comes
+from the noise map there (the residual's local rms divided by the beam), for noise correlated like the beam
+(``image.measure.forced_fluxes``).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..image.measure import forced_flux
+from ..image.measure import forced_fluxes
 from ..records import write_csv_atomic
 
 COLUMNS = ["name", "ra_deg", "dec_deg", "flux_jy", "flux_err_jy", "pb", "snr"]
 
 
 def forced_photometry(pbcor: np.ndarray, pb: np.ndarray, noise: np.ndarray, header, reference, *,
-                      pb_cutoff: float) -> list[dict]:
+                      pb_cutoff: float, cluster_beams: float) -> list[dict]:
     """One row per reference source measurable in the image (inside the cutoff, its box unblanked); ``noise`` is
     the PB-corrected image's noise map."""
     from astropy.wcs import WCS
 
     x, y = WCS(header).celestial.world_to_pixel_values(reference.ra_deg, reference.dec_deg)
     xi, yi = np.round(x).astype(int), np.round(y).astype(int)
-    on_image = (xi >= 0) & (yi >= 0) & (xi < pb.shape[1]) & (yi < pb.shape[0])
-    rows = []
-    for k in np.nonzero(on_image)[0]:
-        response = float(pb[yi[k], xi[k]])
-        if response < pb_cutoff:
-            continue
-        measured = forced_flux(pbcor, header, reference.ra_deg[k], reference.dec_deg[k],
-                               rms_jy=float(noise[yi[k], xi[k]]))
-        if measured is None:
-            continue
-        flux, err = measured
-        rows.append({"name": str(reference.names[k]), "ra_deg": float(reference.ra_deg[k]),
-                     "dec_deg": float(reference.dec_deg[k]), "flux_jy": flux, "flux_err_jy": err, "pb": response,
-                     "snr": flux / err})
-    return rows
+    measurable = np.nonzero((xi >= 0) & (yi >= 0) & (xi < pb.shape[1]) & (yi < pb.shape[0]))[0]
+    measurable = measurable[pb[yi[measurable], xi[measurable]] >= pb_cutoff]
+    flux, err = forced_fluxes(pbcor, header, reference.ra_deg[measurable], reference.dec_deg[measurable],
+                              rms_jy=noise[yi[measurable], xi[measurable]], cluster_beams=cluster_beams)
+    return [{"name": str(reference.names[k]), "ra_deg": float(reference.ra_deg[k]),
+             "dec_deg": float(reference.dec_deg[k]), "flux_jy": float(f), "flux_err_jy": float(e),
+             "pb": float(pb[yi[k], xi[k]]), "snr": float(f / e)}
+            for k, f, e in zip(measurable, flux, err) if np.isfinite(f)]
 
 
 def variability(flux_jy: np.ndarray, flux_err_jy: np.ndarray) -> dict:
