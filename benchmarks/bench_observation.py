@@ -22,6 +22,7 @@ HERE = Path(__file__).resolve().parent
 OUT = HERE / "out"
 BIN = Path(sys.executable).parent
 CLI = str(BIN / "dsa110-continuum")
+FULL_ARRAY = HERE.parent / "config" / "full_array.yaml"
 
 BASELINE = """
 import sys
@@ -165,13 +166,17 @@ def main() -> None:
         rows.append(("apply + AOFlagger", i + 1, *timed(apply_cmd, OUT / "calibrated.json")))
     record = json.loads((OUT / "calibrated.json").read_text())
     (OUT / "calibrated.json").write_text(json.dumps({**record, "group_id": "benchmark"}))
-    for imager in ("wsclean",) if args.skip_tclean else ("wsclean", "tclean"):
-        image_dir = OUT / f"image_{imager}"
+    variants = [("wsclean", "wsclean", []), ("wsclean_full_array", "wsclean", [FULL_ARRAY])]
+    if not args.skip_tclean:
+        variants.append(("tclean", "tclean", []))
+    for name, imager, overlays in variants:
+        image_dir = OUT / f"image_{name}"
         image_dir.mkdir(exist_ok=True)
+        configfiles = ["--configfile", str(HERE.parent / "config" / "config.yaml"), *map(str, overlays)]
         for i in range(args.repeats):  # the QA record the command prints goes beside the products, as in the workflow
-            rows.append((f"image + PB + QA ({imager})", i + 1,
+            rows.append((f"image + PB + QA ({name})", i + 1,
                          *timed([CLI, "image", str(OUT / "calibrated.ms"), "--record", str(OUT / "calibrated.json"),
-                                 "--out", str(image_dir), "--imager", imager], image_dir / "qa.json")))
+                                 "--out", str(image_dir), "--imager", imager, *configfiles], image_dir / "qa.json")))
     for i in range(args.repeats):
         rows.append(("mosaic of 12 images", i + 1, *mosaic_of_copies(OUT / "image_wsclean")))
     if args.baseline:

@@ -141,7 +141,8 @@ def _image(args) -> None:
 
 
 def config_options(command) -> None:
-    command.add_argument("--configfile", default="config/config.yaml", help="the run's config file")
+    command.add_argument("--configfile", nargs="+", default=["config/config.yaml"],
+                         help="the run's config files, merged in order")
     command.add_argument("--config", nargs="*", default=[], metavar="KEY=VALUE",
                          help="the same overrides as the run's `snakemake --config`")
 
@@ -183,7 +184,7 @@ def _cron(args) -> None:
     from .ops import cron
 
     config = _load(args)
-    snakemake_args = ["--snakefile", args.snakefile, "--configfile", args.configfile]
+    snakemake_args = ["--snakefile", args.snakefile, "--configfile", *args.configfile]
     if args.config:
         snakemake_args += ["--config", *args.config]
     if args.profile:  # the workflow's default (local) profile would override the chosen one key by key

@@ -57,12 +57,16 @@ def parse_overrides(entries: list[str]) -> dict:
         raise ConfigError(str(err)) from None
 
 
-def load_config(config_path: str | Path = REPO_CONFIG / "config.yaml", overrides: dict | None = None,
+def load_config(config_paths: str | Path | list = REPO_CONFIG / "config.yaml", overrides: dict | None = None,
                 schema_path: str | Path = REPO_CONFIG / "schema.yaml") -> dict:
-    """A YAML config file with ``overrides`` applied on top, validated; as the workflow would see it."""
-    config = yaml.safe_load(Path(config_path).read_text()) or {}
+    """YAML config files merged in order (as ``snakemake --configfile a b`` merges them) with ``overrides`` on top,
+    validated; as the workflow would see it."""
+    paths = [config_paths] if isinstance(config_paths, (str, Path)) else list(config_paths)
+    config = {}
+    for path in paths:
+        update_config(config, yaml.safe_load(Path(path).read_text()) or {})
     update_config(config, overrides or {})
     try:
         return validate_config(config, schema_path)
     except ConfigError as err:
-        raise ConfigError(f"{config_path}: {err}") from None
+        raise ConfigError(f"{', '.join(map(str, paths))}: {err}") from None

@@ -67,3 +67,12 @@ def test_overrides_are_parsed_as_snakemake_parses_them(tmp_path):
 def test_output_dir_check_creates_nothing(tmp_path):
     check_output_dir(str(tmp_path / "not" / "yet"))
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_full_array_settings_merge_over_the_run_config():
+    """``--configfile config/config.yaml config/full_array.yaml`` changes the imaging and nothing else."""
+    base = load_config(REPO / "config" / "config.yaml")
+    merged = load_config([REPO / "config" / "config.yaml", REPO / "config" / "full_array.yaml"])
+    assert merged["image"]["mgain"] == 0.9 and merged["image"]["wgridder_accuracy"] == 1e-3
+    assert {k: v for k, v in merged.items() if k != "image"} == {k: v for k, v in base.items() if k != "image"}
+    assert merged["image"]["fov_deg"] == base["image"]["fov_deg"]

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from astropy.table import Table
 
-from dsa110_continuum.science.crossmatch import crossmatch, match
+from dsa110_continuum.science.crossmatch import crossmatch, flux_scale, match
 from dsa110_continuum.science.photometry import is_candidate, variability
 from dsa110_continuum.science.reference import Reference, ReferenceCatalogueError, read_reference
 
@@ -50,7 +50,8 @@ def synthetic(offset_arcsec=(2.0, -1.0), ratio=0.9, n=40, seed=1):
     reference = Reference("ref.csv", np.array([f"r{k}" for k in range(n)]), ra, dec, flux)
     found = slice(0, n - 5)  # the five faintest-indexed are missed
     sources = {"ra_deg": ra[found] + offset_arcsec[0] / 3600 / np.cos(np.deg2rad(dec[found])),
-               "dec_deg": dec[found] + offset_arcsec[1] / 3600, "flux_jy": flux[found] * ratio}
+               "dec_deg": dec[found] + offset_arcsec[1] / 3600, "flux_jy": flux[found] * ratio,
+               "flux_err_jy": np.full(n - 5, 0.001)}
     return sources, reference
 
 
@@ -63,6 +64,20 @@ def test_crossmatch_recovers_offsets_flux_scale_and_completeness():
     assert result["ra_offset_arcsec"] == pytest.approx(2.0, abs=1e-6)
     assert result["dec_offset_arcsec"] == pytest.approx(-1.0, abs=1e-6)
     assert result["flux_ratio"] == pytest.approx(0.9) and result["verdict"] == "passed"
+
+
+def test_the_flux_scale_is_set_by_the_sources_that_measure_it_best():
+    """Faint sources whose fitted integrated fluxes read high (as Gaussian fits in noise do) barely move the
+    error-weighted ratio; an outlier is clipped."""
+    rng = np.random.default_rng(3)
+    n, rms = 200, 0.002
+    true = 5 * rms * rng.uniform(0, 1, n) ** (-1 / 1.5)  # counts N(>S) ~ S^-1.5 above 5 sigma
+    err = np.full(n, 2 * rms)  # PyBDSF's integrated-flux errors are ~2 rms at any brightness
+    measured = 0.9 * true * (1 + 5 / (true / rms) ** 2) + err * rng.standard_normal(n)
+    measured[np.argmax(true)] *= 3
+    ratio, scatter = flux_scale(measured / true, err / true)
+    assert np.median(measured / true) > 0.95
+    assert ratio == pytest.approx(0.9, rel=0.015) and 0 < scatter < 0.3
 
 
 def test_crossmatch_fails_a_shifted_or_mis_scaled_product_and_says_why():

@@ -35,6 +35,7 @@ class ImagingSettings:
     auto_threshold_sigma: float
     auto_mask_sigma: float
     max_averaging_loss: float  # WSClean's baseline-dependent averaging: amplitude lost at the image edge (0: off)
+    wgridder_accuracy: float
 
     @classmethod
     def from_config(cls, image_config: dict, **overrides) -> ImagingSettings:
@@ -67,7 +68,7 @@ def run_imager(ms_path: str, work_dir: str | Path, *, size_px: int, cell_arcsec:
     """Image ``ms_path``; returns the FITS path of each product in ``PRODUCTS`` (inside ``work_dir``)."""
     imager = choose_imager(settings.imager)
     ms_path = os.path.abspath(ms_path)
-    work_dir = Path(work_dir)
+    work_dir = Path(work_dir).resolve()  # the imager runs inside it
     shutil.rmtree(work_dir, ignore_errors=True)
     work_dir.mkdir(parents=True)
     prefix = str(work_dir / "img")
@@ -75,7 +76,8 @@ def run_imager(ms_path: str, work_dir: str | Path, *, size_px: int, cell_arcsec:
         cmd = ["wsclean", "-name", prefix, "-size", str(size_px), str(size_px), "-scale", f"{cell_arcsec}asec",
                "-pol", "I", "-weight", "briggs", str(settings.robust), "-niter", str(settings.niter),
                "-mgain", str(settings.mgain), "-auto-threshold", str(settings.auto_threshold_sigma),
-               "-auto-mask", str(settings.auto_mask_sigma), "-use-wgridder", "-data-column", "DATA",
+               "-auto-mask", str(settings.auto_mask_sigma), "-use-wgridder", "-wgridder-accuracy",
+               str(settings.wgridder_accuracy), "-data-column", "DATA",
                "-no-update-model-required", "-no-dirty", "-j", str(threads), "-abs-mem", f"{mem_gb:.1f}",
                "-temp-dir", str(work_dir)]
         if settings.max_averaging_loss > 0:

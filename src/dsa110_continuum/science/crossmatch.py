@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from astropy import units as u
 from astropy.coordinates import SkyCoord
-from astropy.stats import sigma_clipped_stats
+from astropy.stats import sigma_clip
 
 from .reference import Reference
 
@@ -42,6 +42,7 @@ def crossmatch(sources: dict, reference: Reference, *, in_footprint, local_rms_j
     d_ra_arcsec = 3600 * d_ra * np.cos(np.deg2rad(covered.dec_deg[ref]))
     d_dec_arcsec = 3600 * (sources["dec_deg"][src] - covered.dec_deg[ref])
     ratio = sources["flux_jy"][src] / covered.flux_jy[ref]
+    ratio_err = sources["flux_err_jy"][src] / covered.flux_jy[ref]
     detectable = covered.flux_jy / local_rms_jy(covered.ra_deg, covered.dec_deg) >= detection_sigma
     record = {"n_sources": int(len(sources["ra_deg"])), "n_reference_covered": int(len(covered)),
               "n_matched": int(src.size), "match_radius_arcsec": radius_arcsec,
@@ -53,9 +54,26 @@ def crossmatch(sources: dict, reference: Reference, *, in_footprint, local_rms_j
         record.update(ra_offset_arcsec=float(np.median(d_ra_arcsec)), dec_offset_arcsec=float(np.median(d_dec_arcsec)),
                       ra_offset_scatter_arcsec=float(MAD_TO_SIGMA * np.median(np.abs(d_ra_arcsec - np.median(d_ra_arcsec)))),
                       dec_offset_scatter_arcsec=float(MAD_TO_SIGMA * np.median(np.abs(d_dec_arcsec - np.median(d_dec_arcsec)))))
-        _, median_ratio, scatter = sigma_clipped_stats(ratio, sigma=3.0)
-        record.update(flux_ratio=float(median_ratio), flux_ratio_scatter=float(scatter))
+        record.update(zip(("flux_ratio", "flux_ratio_scatter"), flux_scale(ratio, ratio_err)))
     return {**record, **verdict(record, thresholds)}
+
+
+def flux_scale(ratio: np.ndarray, ratio_err: np.ndarray) -> tuple[float, float]:
+    """The flux ratio of a product to the reference, and the scatter of the individual ratios.
+
+    The ratio is the error-weighted mean of the ratios left after a 3-sigma clip. A Gaussian fitted to a faint
+    source in noise comes out wider than the beam, so its integrated flux reads high (10 % at 5-10 sigma in the
+    12-antenna test mosaics, where the median of all ratios read 3-10 % high); weighting by the errors lets the
+    bright sources, which measure the scale best, set it.
+    """
+    kept = ~sigma_clip(ratio, sigma=3.0).mask
+    usable = kept & np.isfinite(ratio_err) & (ratio_err > 0)
+    if usable.any():
+        weights = ratio_err[usable] ** -2.0
+        mean = float(np.sum(weights * ratio[usable]) / np.sum(weights))
+    else:
+        mean = float(np.mean(ratio[kept]))
+    return mean, float(np.std(ratio[kept]))
 
 
 def verdict(record: dict, thresholds: dict) -> dict:
