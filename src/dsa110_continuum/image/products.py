@@ -16,7 +16,7 @@ from ..records import atomic_output, save_figure
 from ..sky.beam import drift_beam
 
 #: Pixels between samples of the primary beam, which is smooth on degree scales; cubic interpolation between.
-BEAM_SAMPLE_STEP_PX = 16
+SMOOTH_MAP_SAMPLES_PER_AXIS = 64
 QUICKLOOK_PIXELS = 600
 
 
@@ -92,8 +92,10 @@ def write_fits(path: str | Path, data: np.ndarray, header: fits.Header) -> None:
         fits.PrimaryHDU(data=data.astype(np.float32), header=header).writeto(tmp, overwrite=True)
 
 
-def sample_points(n: int, step: int = BEAM_SAMPLE_STEP_PX) -> np.ndarray:
-    """Every ``step``-th pixel index of an axis of ``n`` pixels, and the last."""
+def sample_points(n: int) -> np.ndarray:
+    """About ``SMOOTH_MAP_SAMPLES_PER_AXIS`` evenly spaced pixel indices of an axis of ``n`` pixels, ends included:
+    enough for a cubic spline through them to give the drift beam of a 3.5-deg image within 1e-6."""
+    step = max(1, -(-n // SMOOTH_MAP_SAMPLES_PER_AXIS))
     return np.unique(np.append(np.arange(0, n, step), n - 1))
 
 

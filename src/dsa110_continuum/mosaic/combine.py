@@ -6,8 +6,9 @@ with I_i a tile's apparent (not PB-corrected) image, sigma_i its rms and PB_i it
 PB_i >= the cutoff. Each tile is regridded onto only its own cutout of a common TAN grid by bicubic spline
 interpolation (bilinear loses 4-5 % of a peak sampled at ~3 pixels per beam). The pixel mapping between the
 two projections and the beam (recomputed from the tile's observation, not regridded) are smooth, so both are
-evaluated every ``BEAM_SAMPLE_STEP_PX`` pixels and spline-interpolated in between: exact WCS transforms of
-every pixel (what reproject does) cost ten times the interpolation itself. Blocks of rows run in threads.
+evaluated at ``SMOOTH_MAP_SAMPLES_PER_AXIS`` points each way and spline-interpolated in between: exact WCS
+transforms of every pixel (what reproject does) cost ten times the interpolation itself. Blocks of rows run in
+threads.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 
+import numba
 import numpy as np
 from astropy.io import fits
 from astropy.wcs import WCS
@@ -79,6 +81,48 @@ def _spline_coefficients(image: np.ndarray, pool: ThreadPoolExecutor) -> np.ndar
     return image
 
 
+@numba.njit(nogil=True, cache=True)
+def _mirror(index: int, n: int) -> int:
+    if index < 0:
+        index = -index
+    if index > n - 1:
+        index = 2 * (n - 1) - index
+    return min(max(index, 0), n - 1)
+
+
+@numba.njit(nogil=True, cache=True)
+def _sample_cubic_spline(coefficients, y, x, out):
+    """out = the cubic B-spline with ``coefficients`` at pixel coordinates (y, x), mirrored at the edges: what
+    scipy's map_coordinates(order=3, mode="mirror", prefilter=False) gives, 4x faster (it is most of a mosaic's
+    time, 25 M pixels per full-scale tile). Non-finite coordinates give 0."""
+    ny, nx = coefficients.shape
+    wy = np.empty(4)
+    wx = np.empty(4)
+    for i in range(y.shape[0]):
+        for j in range(y.shape[1]):
+            yy, xx = y[i, j], x[i, j]
+            if not (np.isfinite(yy) and np.isfinite(xx)):
+                out[i, j] = 0.0
+                continue
+            y_floor, x_floor = np.floor(yy), np.floor(xx)
+            for w, t in ((wy, yy - y_floor), (wx, xx - x_floor)):
+                w[0] = (1 - t) ** 3 / 6
+                w[1] = (3 * t ** 3 - 6 * t ** 2 + 4) / 6
+                w[2] = (-3 * t ** 3 + 3 * t ** 2 + 3 * t + 1) / 6
+                w[3] = t ** 3 / 6
+            y0, x0 = int(y_floor) - 1, int(x_floor) - 1
+            interior = 0 <= y0 and y0 + 3 < ny and 0 <= x0 and x0 + 3 < nx
+            total = 0.0
+            for a in range(4):
+                row = y0 + a if interior else _mirror(y0 + a, ny)
+                partial_sum = 0.0
+                for b in range(4):
+                    col = x0 + b if interior else _mirror(x0 + b, nx)
+                    partial_sum += wx[b] * coefficients[row, col]
+                total += wy[a] * partial_sum
+            out[i, j] = total
+
+
 def _add_tile(tile: Tile, wcs: WCS, shape: tuple[int, int], sums: dict[str, np.ndarray], *, pb_cutoff: float,
               pool: ThreadPoolExecutor) -> tuple[float, float, float]:
     """Add one tile to the running sums; returns its restoring beam (BMAJ, BMIN, BPA)."""
@@ -99,14 +143,16 @@ def _add_tile(tile: Tile, wcs: WCS, shape: tuple[int, int], sums: dict[str, np.n
     def add_rows(first: int) -> None:
         block = slice(first, first + ROWS_PER_BLOCK)
         y, x, pb = y_map[block], x_map[block], pb_map[block]
-        values = map_coordinates(coefficients, [y, x], order=3, mode="mirror", prefilter=False, output=np.float32)
+        values = np.empty(y.shape, np.float32)
+        _sample_cubic_spline(coefficients, y, x, values)
         use = ((y >= -0.5) & (y <= image.shape[0] - 0.5) & (x >= -0.5) & (x <= image.shape[1] - 0.5)
                & (pb >= pb_cutoff))
         if blanked:
             use &= map_coordinates(finite, [y, x], order=0, mode="nearest").astype(bool)
         out = (slice(ys.start + first, ys.start + first + y.shape[0]), xs)
-        sums["numerator"][out] += np.where(use, pb * values * inverse_var, 0)
-        sums["weight"][out] += np.where(use, pb ** 2 * inverse_var, 0)
+        weight = np.where(use, pb * inverse_var, 0)
+        sums["numerator"][out] += weight * values
+        sums["weight"][out] += weight * pb
         sums["coverage"][out] += use
 
     list(pool.map(add_rows, range(0, ys.stop - ys.start, ROWS_PER_BLOCK)))
@@ -124,10 +170,12 @@ def linear_mosaic(tiles: list[Tile], *, pb_cutoff: float, wcs: WCS | None = None
             "coverage": np.zeros(shape, np.int16)}
     with ThreadPoolExecutor(threads) as pool:
         beams = [_add_tile(tile, wcs, shape, sums, pb_cutoff=pb_cutoff, pool=pool) for tile in tiles]
-    covered = sums["weight"] > 0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        mosaic = np.where(covered, sums["numerator"] / sums["weight"], np.float32(np.nan))
-        noise = np.where(covered, 1 / np.sqrt(sums["weight"]), np.float32(np.nan))
+    mosaic, noise = sums["numerator"], sums["weight"]  # in place: a full-scale hour is ~100 M pixels
+    uncovered = noise == 0
+    np.divide(mosaic, noise, out=mosaic, where=~uncovered)
+    np.sqrt(noise, out=noise)
+    np.divide(1, noise, out=noise, where=~uncovered)
+    mosaic[uncovered] = noise[uncovered] = np.nan
     return {"mosaic": mosaic, "noise": noise, "coverage": sums["coverage"], "wcs": wcs,
             "beam": np.nanmedian(np.array(beams), axis=0)}
 
