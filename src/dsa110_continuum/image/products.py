@@ -15,7 +15,7 @@ from scipy.interpolate import make_interp_spline
 from ..records import atomic_output, save_figure
 from ..sky.beam import drift_beam
 
-#: Pixels between samples of the primary beam, which is smooth on degree scales; cubic interpolation between.
+#: Samples per axis of maps smooth on degree scales (the drift beam, a mosaic's pixel mapping); cubic spline between.
 SMOOTH_MAP_SAMPLES_PER_AXIS = 64
 QUICKLOOK_PIXELS = 600
 
