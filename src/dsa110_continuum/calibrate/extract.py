@@ -18,7 +18,8 @@ import numpy as np
 from .. import instrument as inst
 from ..convert.stream import Observation, write_time_averaged_ms
 from ..formats.ms import FIELD_MODEL_COLUMN
-from ..sky.beam import beam_along_track
+from ..sky.beam import airy_power
+from ..sky.coords import offset_from_meridian_pointing_rad
 from ..sky.catalogue import Calibrator
 
 SPEED_OF_LIGHT_M_S = inst.SPEED_OF_LIGHT_M_S
@@ -69,14 +70,15 @@ def _field_model(observation: Observation, sources: FieldSources):
     times_mjd, freqs_hz = observation.times_mjd, observation.freqs_hz
     pointing_dec_deg = np.rad2deg(observation.layout.headers[0].fringestop_dec_rad)
     spectrum = (freqs_hz / inst.REFERENCE_FREQ_HZ) ** sources.spectral_index
-    mid = [times_mjd.size // 2]
+    offsets_rad = offset_from_meridian_pointing_rad(sources.ra_deg, sources.dec_deg, pointing_dec_deg, times_mjd)
+    mid_power = airy_power(offsets_rad[times_mjd.size // 2], freqs_hz).mean(axis=-1)
+    bright = np.nonzero(sources.flux_jy * mid_power >= sources.min_apparent_flux_jy)[0]
     amplitudes, delays = [], []
     lat_rad, lon_rad, _ = uvd.telescope.location_lat_lon_alt
     first_rows_jd = uvd.time_array[observation.first_rows]  # rows are whole integrations, in time order
-    for ra_deg, dec_deg, flux_jy in zip(sources.ra_deg, sources.dec_deg, sources.flux_jy):
-        beam = beam_along_track(ra_deg, dec_deg, pointing_dec_deg, times_mjd, freqs_hz)
-        if flux_jy * beam[mid].mean() < sources.min_apparent_flux_jy:
-            continue
+    for k in bright:
+        ra_deg, dec_deg, flux_jy = sources.ra_deg[k], sources.dec_deg[k], sources.flux_jy[k]
+        beam = airy_power(offsets_rad[:, k], freqs_hz)  # as it drifts through, (time, channel)
         app_ra, app_dec = calc_app_coords(lon_coord=np.deg2rad(ra_deg), lat_coord=np.deg2rad(dec_deg),
                                           coord_frame="icrs", coord_epoch=2000.0, time_array=first_rows_jd,
                                           lst_array=uvd.lst_array[observation.first_rows],
@@ -98,7 +100,7 @@ def _field_model(observation: Observation, sources: FieldSources):
         stokes_i = np.zeros(block.data.shape[:2], dtype=np.complex128)
         _add_point_sources(stokes_i, np.ascontiguousarray(delays[:, rows]), amplitudes, block.time_index,
                            freq0_hz, width_hz)
-        return np.repeat(stokes_i[:, :, None], block.data.shape[2], axis=2)
+        return stokes_i
 
     return model, len(amplitudes)
 

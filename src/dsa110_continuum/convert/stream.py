@@ -207,8 +207,8 @@ def write_time_averaged_ms(observation: Observation, ms_path, blocks: Iterable[B
                            model: tuple[str, Callable[[Block], np.ndarray]] | None = None) -> None:
     """Write the flag-weighted time average of ``blocks`` (one row per baseline) into an MS, atomically.
 
-    ``model`` = (column, function of a block giving its model visibilities): averaged with the same weights
-    into that column.
+    ``model`` = (column, function of a block giving its model visibilities, shape (rows, channels), the same in
+    every polarisation): averaged with the same weights into that column.
     """
     n_bl, n_chan, n_pol = observation.n_bl, observation.freqs_hz.size, observation.uvd.Npols
     data_sum = np.zeros((n_bl, n_chan, n_pol), dtype=np.complex128)
@@ -218,7 +218,7 @@ def write_time_averaged_ms(observation: Observation, ms_path, blocks: Iterable[B
         weight = (~block.flags).reshape(-1, n_bl, n_chan, n_pol)
         data_sum += (block.data.reshape(weight.shape) * weight).sum(axis=0)
         if model:
-            model_sum += (model[1](block).reshape(weight.shape) * weight).sum(axis=0)
+            model_sum += (model[1](block).reshape(weight.shape[:-1])[..., None] * weight).sum(axis=0)
         weight_sum += weight.sum(axis=0)
     with MeasurementSetWriter(ms_path, observation.uvd, observation.pol_order, n_rows=n_bl) as ms:
         ms.write(0, (data_sum / np.maximum(weight_sum, 1)).astype(np.complex64), weight_sum == 0)
