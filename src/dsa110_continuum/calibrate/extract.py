@@ -19,7 +19,7 @@ from .. import instrument as inst
 from ..convert.stream import Observation, write_time_averaged_ms
 from ..formats.ms import FIELD_MODEL_COLUMN
 from ..sky.beam import airy_power
-from ..sky.coords import offset_from_meridian_pointing_rad
+from ..sky.coords import angular_separation_deg, offset_from_meridian_pointing_rad
 from ..sky.catalogue import Calibrator
 
 SPEED_OF_LIGHT_M_S = inst.SPEED_OF_LIGHT_M_S
@@ -40,8 +40,6 @@ def field_sources_around(calibrator: Calibrator, ra_deg, dec_deg, flux_jy, *, ma
                          spectral_index: float, min_apparent_flux_jy: float) -> FieldSources:
     """A reference catalogue's sources as the calibrator's field, without the calibrator itself (any source
     within ``match_radius_arcsec`` of it, which the solve models on its own)."""
-    from ..sky.coords import angular_separation_deg
-
     ra_deg, dec_deg, flux_jy = (np.asarray(a, dtype=float) for a in (ra_deg, dec_deg, flux_jy))
     others = angular_separation_deg(ra_deg, dec_deg, calibrator.ra_deg, calibrator.dec_deg) * 3600 > match_radius_arcsec
     return FieldSources(ra_deg[others], dec_deg[others], flux_jy[others], spectral_index, min_apparent_flux_jy)

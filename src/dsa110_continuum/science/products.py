@@ -60,8 +60,9 @@ def measure_image(image_paths: dict, qa: dict, outputs: dict, *, reference: Refe
     noise = np.where(inside, local_rms / np.where(inside, pb, 1), np.nan)
     record = measure(image_paths["pbcor"], noise, header, outputs, reference=reference, freq_hz=qa["freq_hz"],
                      settings=settings)
-    rows = [] if reference is None else forced_photometry(
-        pbcor, pb, noise, header, reference, pb_cutoff=qa["pb_cutoff"], cluster_beams=settings["photometry_cluster_beams"])
+    rows = [] if reference is None else forced_photometry(pbcor, pb, noise, header, reference,
+                                                          pb_cutoff=qa["pb_cutoff"],
+                                                          cluster_beams=settings["photometry_cluster_beams"])
     write_csv_atomic(outputs["photometry"], PHOTOMETRY_COLUMNS, rows)
     return {**record, "n_photometry": len(rows)}
 
