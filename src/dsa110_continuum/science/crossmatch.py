@@ -27,6 +27,32 @@ def match(ra_deg, dec_deg, reference: Reference, *, radius_arcsec: float) -> tup
     return kept, nearest[kept]
 
 
+def match_around_offset(ra_deg, dec_deg, reference: Reference, *, radius_arcsec: float, max_rounds: int = 5):
+    """Matches (source index, reference index) and their offsets (source - reference, arcsec, RA times cos dec),
+    with the match circles centred on the median offset rather than on the reference positions.
+
+    A circle around the reference position keeps more of the matches that scatter towards it than of those
+    that scatter away, which pulls the median offset towards zero: in the 12-antenna test mosaics a 3.6"
+    offset read up to 0.7" short in RA, where faint matches scatter by several arcsec. So the sources are moved
+    back by the median offset and matched again, until the matches stop changing.
+    """
+    ra_deg, dec_deg = np.asarray(ra_deg, float), np.asarray(dec_deg, float)
+    cos_dec = np.cos(np.deg2rad(dec_deg))
+    shift_arcsec, matches = (0.0, 0.0), None
+    for _ in range(max_rounds):
+        found = match(ra_deg - shift_arcsec[0] / 3600 / cos_dec, dec_deg - shift_arcsec[1] / 3600, reference,
+                      radius_arcsec=radius_arcsec)
+        if matches is not None and all(np.array_equal(a, b) for a, b in zip(found, matches)):
+            break
+        matches = src, ref = found
+        d_ra_arcsec = 3600 * ((ra_deg[src] - reference.ra_deg[ref] + 180) % 360 - 180) * np.cos(
+            np.deg2rad(reference.dec_deg[ref]))
+        d_dec_arcsec = 3600 * (dec_deg[src] - reference.dec_deg[ref])
+        if src.size:
+            shift_arcsec = (np.median(d_ra_arcsec), np.median(d_dec_arcsec))
+    return src, ref, d_ra_arcsec, d_dec_arcsec
+
+
 def crossmatch(sources: dict, reference: Reference, *, in_footprint, local_rms_jy, radius_arcsec: float,
                detection_sigma: float, thresholds: dict) -> dict:
     """Astrometric offsets, flux ratio and completeness of ``sources`` against ``reference``, with a verdict.
@@ -37,10 +63,8 @@ def crossmatch(sources: dict, reference: Reference, *, in_footprint, local_rms_j
     inside = in_footprint(reference.ra_deg, reference.dec_deg)
     covered = Reference(reference.path, *(getattr(reference, k)[inside] for k in ("names", "ra_deg", "dec_deg",
                                                                                      "flux_jy")))
-    src, ref = match(sources["ra_deg"], sources["dec_deg"], covered, radius_arcsec=radius_arcsec)
-    d_ra = (sources["ra_deg"][src] - covered.ra_deg[ref] + 180) % 360 - 180
-    d_ra_arcsec = 3600 * d_ra * np.cos(np.deg2rad(covered.dec_deg[ref]))
-    d_dec_arcsec = 3600 * (sources["dec_deg"][src] - covered.dec_deg[ref])
+    src, ref, d_ra_arcsec, d_dec_arcsec = match_around_offset(sources["ra_deg"], sources["dec_deg"], covered,
+                                                              radius_arcsec=radius_arcsec)
     ratio = sources["flux_jy"][src] / covered.flux_jy[ref]
     ratio_err = sources["flux_err_jy"][src] / covered.flux_jy[ref]
     detectable = covered.flux_jy / local_rms_jy(covered.ra_deg, covered.dec_deg) >= detection_sigma
