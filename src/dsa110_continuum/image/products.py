@@ -87,9 +87,12 @@ def product_header(imager_header: fits.Header, observation: Observation, *, imag
 
 
 def write_fits(path: str | Path, data: np.ndarray, header: fits.Header) -> None:
-    """Write a FITS image atomically (temporary name, then rename)."""
+    """Write a FITS image atomically (temporary name, then rename): integers as 16-bit, anything else as 32-bit
+    floats. It writes a big-endian copy, so other threads may read ``data`` meanwhile (astropy byteswaps the
+    array it is given in place while writing)."""
     with atomic_output(path) as tmp:
-        fits.PrimaryHDU(data=data.astype(np.float32), header=header).writeto(tmp, overwrite=True)
+        big_endian = data.astype(">i2" if np.issubdtype(data.dtype, np.integer) else ">f4")
+        fits.PrimaryHDU(data=big_endian, header=header).writeto(tmp, overwrite=True)
 
 
 def sample_points(n: int) -> np.ndarray:

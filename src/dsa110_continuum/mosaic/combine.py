@@ -23,6 +23,7 @@ from astropy.io import fits
 from astropy.wcs import WCS
 from reproject.mosaicking import find_optimal_celestial_wcs
 from scipy.ndimage import map_coordinates, spline_filter1d
+from threadpoolctl import threadpool_limits
 
 from ..image.products import (Observation, coarse_primary_beam, read_plane, robust_rms, sample_points,
                               spline_weights)
@@ -123,9 +124,23 @@ def _sample_cubic_spline(coefficients, y, x, out):
             out[i, j] = total
 
 
-def _add_tile(tile: Tile, wcs: WCS, shape: tuple[int, int], sums: dict[str, np.ndarray], *, pb_cutoff: float,
-              pool: ThreadPoolExecutor) -> tuple[float, float, float]:
-    """Add one tile to the running sums; returns its restoring beam (BMAJ, BMIN, BPA)."""
+@dataclass
+class _PreparedTile:
+    """A tile ready to be added: its spline coefficients and, on its cutout of the mosaic grid, its coarse
+    pixel-mapping and beam maps with the spline weights that interpolate them."""
+
+    coefficients: np.ndarray
+    finite: np.ndarray | None  # None when nothing is blanked
+    rows: slice
+    cols: slice
+    weights_y: np.ndarray
+    coarse_x_weighted: tuple[np.ndarray, ...]  # (y_in, x_in, beam) @ weights_x.T; a block is weights_y[rows] @ it
+    inverse_var: np.float32
+    beam: tuple[float, float, float]
+
+
+def _prepare_tile(tile: Tile, wcs: WCS, shape: tuple[int, int], pool: ThreadPoolExecutor) -> _PreparedTile:
+    """Read a tile and make what adding it needs (its spline coefficients on the pool)."""
     image, header = read_plane(tile.image_path)
     tile_wcs = WCS(header).celestial
     ys, xs = _cutout(wcs, shape, tile_wcs, image.shape)
@@ -133,43 +148,60 @@ def _add_tile(tile: Tile, wcs: WCS, shape: tuple[int, int], sums: dict[str, np.n
     rows, cols = sample_points(ys.stop - ys.start), sample_points(xs.stop - xs.start)
     x_in, y_in = tile_wcs.world_to_pixel_values(*cut_wcs.pixel_to_world_values(*np.meshgrid(cols, rows)))
     beam = coarse_primary_beam(cut_wcs, rows, cols, tile.observation)
-    weights_y, weights_x_t = spline_weights(rows, ys.stop - ys.start), spline_weights(cols, xs.stop - xs.start).T
-    y_map, x_map, pb_map = (weights_y @ coarse.astype(np.float32) @ weights_x_t for coarse in (y_in, x_in, beam))
+    weights_x_t = spline_weights(cols, xs.stop - xs.start).T
+    coarse_x_weighted = tuple(coarse.astype(np.float32) @ weights_x_t for coarse in (y_in, x_in, beam))
     finite = np.isfinite(image)
-    blanked = not finite.all()
     coefficients = _spline_coefficients(np.where(finite, image, 0).astype(np.float32, copy=False), pool)
-    inverse_var = np.float32(1.0 / tile.rms_jy ** 2)
+    return _PreparedTile(coefficients=coefficients, finite=None if finite.all() else finite, rows=ys, cols=xs,
+                         weights_y=spline_weights(rows, ys.stop - ys.start), coarse_x_weighted=coarse_x_weighted,
+                         inverse_var=np.float32(1.0 / tile.rms_jy ** 2),
+                         beam=tuple(header.get(k, np.nan) for k in ("BMAJ", "BMIN", "BPA")))
+
+
+def _add_tile(tile: _PreparedTile, sums: dict[str, np.ndarray], *, pb_cutoff: float,
+              pool: ThreadPoolExecutor) -> None:
+    """Add a prepared tile to the running sums, in blocks of rows on the pool."""
+    ny, nx = tile.coefficients.shape
 
     def add_rows(first: int) -> None:
         block = slice(first, first + ROWS_PER_BLOCK)
-        y, x, pb = y_map[block], x_map[block], pb_map[block]
+        y, x, pb = (tile.weights_y[block] @ coarse for coarse in tile.coarse_x_weighted)
         values = np.empty(y.shape, np.float32)
-        _sample_cubic_spline(coefficients, y, x, values)
-        use = ((y >= -0.5) & (y <= image.shape[0] - 0.5) & (x >= -0.5) & (x <= image.shape[1] - 0.5)
-               & (pb >= pb_cutoff))
-        if blanked:
-            use &= map_coordinates(finite, [y, x], order=0, mode="nearest").astype(bool)
-        out = (slice(ys.start + first, ys.start + first + y.shape[0]), xs)
-        weight = np.where(use, pb * inverse_var, 0)
+        _sample_cubic_spline(tile.coefficients, y, x, values)
+        use = (y >= -0.5) & (y <= ny - 0.5) & (x >= -0.5) & (x <= nx - 0.5) & (pb >= pb_cutoff)
+        if tile.finite is not None:
+            use &= map_coordinates(tile.finite, [y, x], order=0, mode="nearest").astype(bool)
+        out = (slice(tile.rows.start + first, tile.rows.start + first + y.shape[0]), tile.cols)
+        weight = np.where(use, pb * tile.inverse_var, 0)
         sums["numerator"][out] += weight * values
         sums["weight"][out] += weight * pb
         sums["coverage"][out] += use
 
-    list(pool.map(add_rows, range(0, ys.stop - ys.start, ROWS_PER_BLOCK)))
-    return tuple(header.get(k, np.nan) for k in ("BMAJ", "BMIN", "BPA"))
+    list(pool.map(add_rows, range(0, tile.rows.stop - tile.rows.start, ROWS_PER_BLOCK)))
 
 
 def linear_mosaic(tiles: list[Tile], *, pb_cutoff: float, wcs: WCS | None = None,
                   shape: tuple[int, int] | None = None, threads: int = 1) -> dict:
-    """Combine ``tiles``; returns mosaic, noise and coverage (number of tiles) arrays, the WCS and the beam."""
+    """Combine ``tiles``; returns mosaic, noise and coverage (number of tiles) arrays, the WCS and the beam.
+
+    The next tile is read and prepared in a thread of its own while the current one is added, and each thread's
+    matrix products run single-threaded: BLAS's own threads on top of ours made it a third slower."""
     if not tiles:
         raise MosaicError("no tiles to combine")
     if wcs is None:
         wcs, shape = mosaic_grid(tiles)
     sums = {"numerator": np.zeros(shape, np.float32), "weight": np.zeros(shape, np.float32),
             "coverage": np.zeros(shape, np.int16)}
-    with ThreadPoolExecutor(threads) as pool:
-        beams = [_add_tile(tile, wcs, shape, sums, pb_cutoff=pb_cutoff, pool=pool) for tile in tiles]
+    beams = []
+    with ThreadPoolExecutor(threads) as pool, ThreadPoolExecutor(1) as reader, threadpool_limits(1, "blas"):
+        prepare = partial(_prepare_tile, wcs=wcs, shape=shape, pool=pool)
+        upcoming = reader.submit(prepare, tiles[0])
+        for following in [*tiles[1:], None]:
+            tile = upcoming.result()
+            if following is not None:
+                upcoming = reader.submit(prepare, following)
+            _add_tile(tile, sums, pb_cutoff=pb_cutoff, pool=pool)
+            beams.append(tile.beam)
     mosaic, noise = sums["numerator"], sums["weight"]  # in place: a full-scale hour is ~100 M pixels
     uncovered = noise == 0
     np.divide(mosaic, noise, out=mosaic, where=~uncovered)

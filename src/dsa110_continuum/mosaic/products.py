@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 from astropy.time import Time
 
@@ -38,11 +40,16 @@ def make_mosaic(window_id: str, members: list[str], image_qa: dict[str, dict], i
     header["PNTDEC"] = (float(np.mean(list(decs.values()))), "[deg] apparent pointing declination")
     header["TELESCOP"] = "DSA-110"
     header["OBJECT"] = f"mosaic {window_id}"
-    for product, unit in (("mosaic", "Jy/beam"), ("noise", "Jy/beam"), ("coverage", "")):
-        header["BUNIT"] = unit
-        write_fits(outputs[product], result[product], header)
-    qa = mosaic_qa(result["mosaic"], result["noise"], result["coverage"], n_tiles=len(used))
-    write_quicklook(outputs["quicklook"], result["mosaic"], header, rms_jy=qa["noise_median_jy"],
-                    title=f"mosaic {window_id}: {len(used)} tiles, noise {qa['noise_median_jy'] * 1e3:.1f} mJy/beam")
+    with ThreadPoolExecutor(1) as writer:  # the disk takes ~1 GB at full scale meanwhile
+        written = []
+        for product, unit in (("mosaic", "Jy/beam"), ("noise", "Jy/beam"), ("coverage", "")):
+            header["BUNIT"] = unit
+            written.append(writer.submit(write_fits, outputs[product], result[product], header.copy()))
+        qa = mosaic_qa(result["mosaic"], result["noise"], result["coverage"], n_tiles=len(used))
+        write_quicklook(outputs["quicklook"], result["mosaic"], header, rms_jy=qa["noise_median_jy"],
+                        title=f"mosaic {window_id}: {len(used)} tiles, noise {qa['noise_median_jy'] * 1e3:.1f} "
+                              "mJy/beam")
+        for write in written:
+            write.result()
     return {"window_id": window_id, "members": members, "used": used, "left_out": left_out, "passed": True,
             "reasons": [], "dec_deg": header["PNTDEC"], "mid_mjd": header["MJD-OBS"], **qa}
