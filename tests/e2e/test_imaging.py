@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from astropy.coordinates import EarthLocation
 from astropy.io import fits
 from astropy.time import Time
 from astropy.wcs import WCS
@@ -32,6 +33,13 @@ def target(session):
     inside = {name: fit for name, (fit, response) in fitted.items() if fit is not None and response >= qa["pb_cutoff"]}
     responses = {name: response for name, (_, response) in fitted.items()}
     return image_dir, qa, inside, responses, header
+
+
+def at_the_site(header) -> bool:
+    """The header's observatory (OBSGEO-X/Y/Z) is the array's reference position, to a metre."""
+    site = EarthLocation.from_geocentric(*(header[f"OBSGEO-{axis}"] for axis in "XYZ"), unit="m").geodetic
+    return (abs(site.lat.deg - inst.SITE_LAT_DEG) < 1e-5 and abs(site.lon.deg - inst.SITE_LON_DEG) < 1e-5
+            and abs(site.height.to_value("m") - inst.SITE_HEIGHT_M) < 1)
 
 
 @pytest.mark.parametrize("dec", DECS)
@@ -95,7 +103,7 @@ def test_products_carry_what_users_need(imaging_runs):
         assert header["NAXIS"] == 2 and header["CTYPE1"].startswith("RA---")
         assert abs(Time(header["DATE-OBS"]).jd - mid.jd) * 86400 < 1 and header["MJD-OBS"] == pytest.approx(mid.mjd)
         assert header["FREQ"] == pytest.approx(1.405e9, rel=0.01) and header["PNTDEC"] == pytest.approx(20.0)
-        assert header["BMAJ"] > header["BMIN"] > 0
+        assert header["BMAJ"] > header["BMIN"] > 0 and at_the_site(header)
     ra, dec = session["target_truth"]["field_centre_icrs_deg"]
     header = fits.getheader(image_dir / "image.fits")
     assert header["OBSRA"] == pytest.approx(ra, abs=1e-3) and header["OBSDEC"] == pytest.approx(dec, abs=1e-3)
@@ -122,6 +130,7 @@ def test_tclean_and_wsclean_agree(imaging_runs, tmp_path):
     assert tclean_qa["imager"] == "tclean"
     _, qa, wsclean_fits, _, _ = target(session)
     tclean_fits, header = fit_sources(tmp_path, session["sources"], tclean_qa["rms_jy"])
+    assert at_the_site(header)
     for name in ("centre", "east", "west"):
         ours, theirs = wsclean_fits[name], tclean_fits[name][0]
         assert theirs.flux_jy / ours.flux_jy == pytest.approx(1, abs=0.05), name
@@ -148,6 +157,7 @@ def test_mosaic_recovers_a_source_seen_by_two_tiles_with_less_noise(imaging_runs
     assert qa["used"] == session["groups"][2:] and qa["n_tiles"] == 2
     mosaic, header = read_plane(paths.mosaic_product(window, "mosaic"))
     noise, _ = read_plane(paths.mosaic_product(window, "noise"))
+    assert at_the_site(header)
     source = next(s for s in session["sources"] if s.name == "between")
     x, y = (int(round(float(v))) for v in WCS(header).celestial.world_to_pixel_values(source.ra_deg, source.dec_deg))
     fit = fit_source(mosaic, header, source.ra_deg, source.dec_deg, rms_jy=float(noise[y, x]))

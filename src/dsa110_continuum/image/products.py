@@ -3,15 +3,18 @@ the primary-beam-corrected image, QA figures and a quick-look PNG."""
 
 from __future__ import annotations
 
+import functools
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from astropy.io import fits
 from astropy.time import Time
-from astropy.wcs import WCS
+from astropy.wcs import WCS, FITSFixedWarning
 from scipy.interpolate import make_interp_spline
 
+from .. import instrument as inst
 from ..records import atomic_output, save_figure
 from ..sky.beam import drift_beam
 
@@ -57,6 +60,9 @@ def read_plane(path: str | Path) -> tuple[np.ndarray, fits.Header]:
 
 def product_header(imager_header: fits.Header, observation: Observation, *, imager: str, bunit: str) -> fits.Header:
     """A 2D celestial header with the restoring beam, frequency, mid-time and pointing of the observation."""
+    imager_header = imager_header.copy()
+    for key in "XYZLBH":
+        imager_header.remove(f"OBSGEO-{key}", ignore_missing=True)  # CASA's put the site ~1.2 km from the Earth's centre
     header = WCS(imager_header).celestial.to_header()
     header.remove("MJD-OBS", ignore_missing=True)
     header.remove("DATE-OBS", ignore_missing=True)
@@ -80,10 +86,29 @@ def product_header(imager_header: fits.Header, observation: Observation, *, imag
     header["OBSRA"] = (observation.phase_centre_ra_deg, "[deg] phase centre RA (ICRS)")
     header["OBSDEC"] = (observation.phase_centre_dec_deg, "[deg] phase centre Dec (ICRS)")
     header["PNTDEC"] = (observation.pointing_dec_deg, "[deg] apparent declination the dishes point at")
-    header["TELESCOP"] = "DSA-110"
+    set_observatory(header)
     header["OBJECT"] = observation.group_id
     header["ORIGIN"] = f"dsa110_continuum ({imager})"
     return header
+
+
+@functools.cache
+def observatory_position() -> tuple[float, ...]:
+    """The array's reference position as FITS's OBSGEO-X/Y/Z (geocentric ITRS, m) and the OBSGEO-L/B/H (deg, deg,
+    m) wcslib derives from them on its own ellipsoid, so that astropy reads our headers back unchanged."""
+    wcs = WCS(naxis=2)
+    wcs.wcs.obsgeo = [*(float(v.to_value("m")) for v in inst.site_location().to_geocentric()), np.nan, np.nan, np.nan]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FITSFixedWarning)
+        wcs.fix()
+    return tuple(float(v) for v in wcs.wcs.obsgeo)
+
+
+def set_observatory(header: fits.Header) -> None:
+    """Name the telescope and give its reference position."""
+    header["TELESCOP"] = "DSA-110"
+    for key, unit, value in zip("XYZLBH", ("m", "m", "m", "deg", "deg", "m"), observatory_position()):
+        header[f"OBSGEO-{key}"] = (value, f"[{unit}] array reference position")
 
 
 def write_fits(path: str | Path, data: np.ndarray, header: fits.Header) -> None:

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from astropy.time import Time
 
-from ..image.products import Observation, write_fits, write_quicklook
+from ..image.products import Observation, set_observatory, write_fits, write_quicklook
 from .combine import MosaicError, Tile, linear_mosaic, mosaic_qa
 
 
@@ -38,7 +38,7 @@ def make_mosaic(window_id: str, members: list[str], image_qa: dict[str, dict], i
     header["FREQ"] = (float(np.mean([image_qa[g]["freq_hz"] for g in used])), "[Hz] mean frequency of the tiles")
     header["NTILES"] = (len(used), "tiles combined")
     header["PNTDEC"] = (float(np.mean(list(decs.values()))), "[deg] apparent pointing declination")
-    header["TELESCOP"] = "DSA-110"
+    set_observatory(header)
     header["OBJECT"] = f"mosaic {window_id}"
     with ThreadPoolExecutor(1) as writer:  # the disk takes ~1 GB at full scale meanwhile
         written = []
