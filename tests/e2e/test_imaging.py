@@ -100,7 +100,7 @@ def test_products_carry_what_users_need(imaging_runs):
     mid = Time(np.mean(session["target_truth"]["time_jd"]), format="jd")
     for product in ("image", "pbcor", "pb", "residual", "psf"):
         header = fits.getheader(image_dir / f"{product}.fits")
-        assert header["NAXIS"] == 2 and header["CTYPE1"].startswith("RA---")
+        assert header["NAXIS"] == 2 and header["CTYPE1"].startswith("RA---") and 0 <= header["CRVAL1"] < 360
         assert abs(Time(header["DATE-OBS"]).jd - mid.jd) * 86400 < 1 and header["MJD-OBS"] == pytest.approx(mid.mjd)
         assert header["FREQ"] == pytest.approx(1.405e9, rel=0.01) and header["PNTDEC"] == pytest.approx(20.0)
         assert header["BMAJ"] > header["BMIN"] > 0 and at_the_site(header)

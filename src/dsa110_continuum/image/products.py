@@ -64,6 +64,7 @@ def product_header(imager_header: fits.Header, observation: Observation, *, imag
     for key in "XYZLBH":
         imager_header.remove(f"OBSGEO-{key}", ignore_missing=True)  # CASA's put the site ~1.2 km from the Earth's centre
     header = WCS(imager_header).celestial.to_header()
+    header["CRVAL1"] %= 360  # WSClean writes RA in (-180, 180]
     header.remove("MJD-OBS", ignore_missing=True)
     header.remove("DATE-OBS", ignore_missing=True)
     freq_hz = next((imager_header[f"CRVAL{i}"] for i in range(3, 5) if imager_header.get(f"CTYPE{i}") == "FREQ"),
