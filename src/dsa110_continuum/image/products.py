@@ -61,8 +61,8 @@ def read_plane(path: str | Path) -> tuple[np.ndarray, fits.Header]:
 def product_header(imager_header: fits.Header, observation: Observation, *, imager: str, bunit: str) -> fits.Header:
     """A 2D celestial header with the restoring beam, frequency, mid-time and pointing of the observation."""
     imager_header = imager_header.copy()
-    for key in "XYZLBH":
-        imager_header.remove(f"OBSGEO-{key}", ignore_missing=True)  # CASA's put the site ~1.2 km from the Earth's centre
+    for key in "XYZLBH":  # CASA puts the site ~1.2 km from the Earth's centre; set_observatory writes it
+        imager_header.remove(f"OBSGEO-{key}", ignore_missing=True)
     header = WCS(imager_header).celestial.to_header()
     header["CRVAL1"] %= 360  # WSClean writes RA in (-180, 180]
     header.remove("MJD-OBS", ignore_missing=True)
