@@ -43,6 +43,7 @@ benchmark: $(INSTALLED)
 	$(RUN) $(BIN)/python benchmarks/bench_observation.py
 	$(RUN) $(BIN)/python benchmarks/bench_science.py
 	$(RUN) $(BIN)/python benchmarks/bench_dag.py
+	$(RUN) $(BIN)/python benchmarks/bench_workflow.py
 
 clean-demo:
 	rm -rf $(DEMO) .snakemake

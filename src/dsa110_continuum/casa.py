@@ -71,6 +71,9 @@ def ms_summary(ms_path: str) -> dict:
     tb.open(f"{ms_path}/OBSERVATION")
     summary["telescope_name"] = str(tb.getcol("TELESCOPE_NAME")[0])
     tb.close()
+    tb.open(f"{ms_path}/PROCESSOR")
+    summary["processor_types"] = list(tb.getcol("TYPE")) if tb.nrows() else []
+    tb.close()
     tb.open(ms_path)
     ant1, ant2 = tb.getcol("ANTENNA1"), tb.getcol("ANTENNA2")
     flags = tb.getcol("FLAG")
@@ -82,6 +85,7 @@ def ms_summary(ms_path: str) -> dict:
         autocorrelations_flagged=bool(flags[:, :, autos].all()) if autos.any() else True,
         cross_flagged_fraction=float(flags[:, :, ~autos].mean()),
         data_columns=[c for c in tb.colnames() if c.endswith("DATA")],
+        processor_ids=np.unique(tb.getcol("PROCESSOR_ID")).tolist(),
     )
     tb.close()
     me = ct.measures()

@@ -95,6 +95,7 @@ def test_ms_matches_the_data_contract(workflow_run):
     assert summary["phase_centre_frame"] == "ICRS"
     assert 3600 * angular_separation_deg(summary["phase_centre_ra_deg"], summary["phase_centre_dec_deg"], ra, dec) < 2.0
     assert summary["telescope_name"] == "OVRO_MMA" and summary["telescope_known_to_casa"]
+    assert summary["processor_ids"] == [0] and summary["processor_types"] == ["CORRELATOR"]
     assert summary["antenna_names"] == [str(n) for n in range(1, 118)]
     assert summary["antennas_in_data"] == truth["antenna_numbers"]
     assert np.allclose(summary["antenna_diameters_m"], 4.65)

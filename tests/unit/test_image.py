@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from astropy.io import fits
@@ -11,7 +13,8 @@ from dsa110_continuum import instrument as inst
 from dsa110_continuum.image.imagers import baseline_averaging_wavelengths
 from dsa110_continuum.image.measure import fit_source, forced_fluxes
 from dsa110_continuum.image.observation import image_grid
-from dsa110_continuum.image.products import Observation, image_qa, primary_beam_image, robust_rms
+from dsa110_continuum.image.products import (Observation, image_qa, primary_beam_image, product_header, robust_rms,
+                                             write_fits)
 from dsa110_continuum.mosaic.combine import MosaicError, Tile, linear_mosaic
 from dsa110_continuum.mosaic.products import make_mosaic
 
@@ -59,6 +62,32 @@ def test_baseline_averaging_costs_a_source_at_the_image_edge_the_allowed_amplitu
     assert kept == pytest.approx(0.99, abs=2e-4)
     inner = abs(np.mean(np.exp(2j * np.pi * u * edge_offset_rad / 2)))
     assert inner > 0.997
+
+
+def test_a_product_header_from_wscleans_is_written_and_read_back_without_a_warning(tmp_path):
+    """WSClean's header (4 axes, RA in (-180, 180], DATE-OBS at the start, no MJD-OBS) becomes a product header that
+    astropy writes and reads back without a word: no time stamp for it to fix, no comment to truncate (an image job
+    printed 12 such warnings into the operator's log)."""
+    imager_header = fits.Header({"NAXIS": 4, "NAXIS1": 512, "NAXIS2": 512, "NAXIS3": 1, "NAXIS4": 1, **BEAM,
+                                 "EQUINOX": 2000.0, "TELESCOP": "OVRO_MMA", "ORIGIN": "WSClean"})
+    for axis, (ctype, crval, crpix, cdelt) in enumerate([("RA---SIN", -158.03, 257, -CELL_DEG),
+                                                         ("DEC--SIN", 30.5, 257, CELL_DEG),
+                                                         ("FREQ", 1.405e9, 1, 1.87e8), ("STOKES", 1, 1, 1)], 1):
+        imager_header.update({f"CTYPE{axis}": ctype, f"CRVAL{axis}": crval, f"CRPIX{axis}": crpix,
+                              f"CDELT{axis}": cdelt})
+    imager_header.update({"SPECSYS": "TOPOCENT", "DATE-OBS": "2025-06-01T04:43:17.4"})
+    times_mjd = 60827.19673 + np.arange(24) * inst.INTEGRATION_TIME_S / 86400
+    freqs_hz = np.linspace(1.3115e9, 1.49875e9, 768)
+    observation = Observation("2025-06-01T04:43:11", 30.4, 201.97, 30.5, times_mjd, np.ones(24), freqs_hz,
+                              np.ones(768), 0.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        header = product_header(imager_header, observation, imager="wsclean", bunit="JY/BEAM")
+        write_fits(tmp_path / "image.fits", np.zeros((512, 512), np.float32), header)
+        written = fits.getheader(tmp_path / "image.fits")
+        WCS(written)
+    assert written["MJD-OBS"] == pytest.approx(times_mjd.mean()) and written["CRVAL1"] == pytest.approx(201.97)
+    assert written["FREQ"] == pytest.approx(1.405e9) and written["BMAJ"] == BEAM["BMAJ"]
 
 
 def test_robust_rms_ignores_sources_and_blanks():

@@ -151,10 +151,16 @@ class MeasurementSetWriter:
 
 
 def _fill_casa_conventions(ms_path: str) -> None:
-    """MS fields pyuvdata leaves empty that CASA tasks read: the telescope name and antenna type."""
+    """MS fields pyuvdata leaves empty that CASA tasks read: the telescope name, antenna type and the processor
+    every row's PROCESSOR_ID (0) names."""
     from casacore import tables
 
     with tables.table(ms_path + "/OBSERVATION", readonly=False, ack=False) as obs:
         obs.putcol("TELESCOPE_NAME", [inst.TELESCOPE_NAME] * obs.nrows())
     with tables.table(ms_path + "/ANTENNA", readonly=False, ack=False) as ant:
         ant.putcol("TYPE", ["GROUND-BASED"] * ant.nrows())
+    with tables.table(ms_path + "/PROCESSOR", readonly=False, ack=False) as processor:
+        processor.addrows(1)
+        for column, value in (("TYPE", "CORRELATOR"), ("SUB_TYPE", inst.INSTRUMENT), ("TYPE_ID", -1),
+                              ("MODE_ID", -1), ("FLAG_ROW", False)):
+            processor.putcell(column, 0, value)

@@ -61,12 +61,11 @@ def read_plane(path: str | Path) -> tuple[np.ndarray, fits.Header]:
 def product_header(imager_header: fits.Header, observation: Observation, *, imager: str, bunit: str) -> fits.Header:
     """A 2D celestial header with the restoring beam, frequency, mid-time and pointing of the observation."""
     imager_header = imager_header.copy()
-    for key in "XYZLBH":  # CASA puts the site ~1.2 km from the Earth's centre; set_observatory writes it
-        imager_header.remove(f"OBSGEO-{key}", ignore_missing=True)
+    # Ours replace the imager's time stamps and site (CASA puts the site ~1.2 km from the Earth's centre)
+    for key in ("DATE-OBS", "MJD-OBS", *(f"OBSGEO-{axis}" for axis in "XYZLBH")):
+        imager_header.remove(key, ignore_missing=True)
     header = WCS(imager_header).celestial.to_header()
     header["CRVAL1"] %= 360  # WSClean writes RA in (-180, 180]
-    header.remove("MJD-OBS", ignore_missing=True)
-    header.remove("DATE-OBS", ignore_missing=True)
     freq_hz = next((imager_header[f"CRVAL{i}"] for i in range(3, 5) if imager_header.get(f"CTYPE{i}") == "FREQ"),
                    float(np.average(observation.freqs_hz, weights=observation.freq_weights)))
     start, end = observation.times_mjd.min(), observation.times_mjd.max()
@@ -76,8 +75,8 @@ def product_header(imager_header: fits.Header, observation: Observation, *, imag
             header[key] = imager_header[key]
     header.update(
         BUNIT=(bunit, "units of the pixel values"),
-        RESTFRQ=(freq_hz, "[Hz] frequency of the multi-frequency-synthesis image"),
-        FREQ=(freq_hz, "[Hz] frequency of the multi-frequency-synthesis image"),
+        RESTFRQ=(freq_hz, "[Hz] multi-frequency-synthesis frequency"),
+        FREQ=(freq_hz, "[Hz] multi-frequency-synthesis frequency"),
         BANDWID=(float(observation.freqs_hz.max() - observation.freqs_hz.min()), "[Hz] band imaged"),
     )
     header["DATE-OBS"] = (mid.isot, "mid-time of the observation (UTC)")
