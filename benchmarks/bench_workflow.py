@@ -132,5 +132,6 @@ def main() -> None:
           f" ({wall_s / n / cadence_s:.0%} of it)")
     print_jobs(job_seconds(log_path.read_text()), Products(OUT / "results"), truth / "sky_model.csv")
 
+
 if __name__ == "__main__":
     main()

@@ -77,9 +77,9 @@ def test_a_product_header_from_wscleans_is_written_and_read_back_without_a_warni
                               f"CDELT{axis}": cdelt})
     imager_header.update({"SPECSYS": "TOPOCENT", "DATE-OBS": "2025-06-01T04:43:17.4"})
     times_mjd = 60827.19673 + np.arange(24) * inst.INTEGRATION_TIME_S / 86400
-    freqs_hz = np.linspace(1.3115e9, 1.49875e9, 768)
+    freqs_hz = inst.band_freqs_hz()
     observation = Observation("2025-06-01T04:43:11", 30.4, 201.97, 30.5, times_mjd, np.ones(24), freqs_hz,
-                              np.ones(768), 0.0)
+                              np.ones(freqs_hz.size), 0.0)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         header = product_header(imager_header, observation, imager="wsclean", bunit="JY/BEAM")

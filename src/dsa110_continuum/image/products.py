@@ -21,6 +21,7 @@ from ..sky.beam import drift_beam
 #: Samples per axis of maps smooth on degree scales (the drift beam, a mosaic's pixel mapping); cubic spline between.
 SMOOTH_MAP_SAMPLES_PER_AXIS = 64
 QUICKLOOK_PIXELS = 600
+OBSGEO_AXES = "XYZLBH"
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,7 @@ def product_header(imager_header: fits.Header, observation: Observation, *, imag
     """A 2D celestial header with the restoring beam, frequency, mid-time and pointing of the observation."""
     imager_header = imager_header.copy()
     # Ours replace the imager's time stamps and site (CASA puts the site ~1.2 km from the Earth's centre)
-    for key in ("DATE-OBS", "MJD-OBS", *(f"OBSGEO-{axis}" for axis in "XYZLBH")):
+    for key in ("DATE-OBS", "MJD-OBS", *(f"OBSGEO-{axis}" for axis in OBSGEO_AXES)):
         imager_header.remove(key, ignore_missing=True)
     header = WCS(imager_header).celestial.to_header()
     header["CRVAL1"] %= 360  # WSClean writes RA in (-180, 180]
@@ -107,8 +108,8 @@ def observatory_position() -> tuple[float, ...]:
 def set_observatory(header: fits.Header) -> None:
     """Name the telescope and give its reference position."""
     header["TELESCOP"] = "DSA-110"
-    for key, unit, value in zip("XYZLBH", ("m", "m", "m", "deg", "deg", "m"), observatory_position()):
-        header[f"OBSGEO-{key}"] = (value, f"[{unit}] array reference position")
+    for axis, unit, value in zip(OBSGEO_AXES, ("m", "m", "m", "deg", "deg", "m"), observatory_position()):
+        header[f"OBSGEO-{axis}"] = (value, f"[{unit}] array reference position")
 
 
 def write_fits(path: str | Path, data: np.ndarray, header: fits.Header) -> None:
