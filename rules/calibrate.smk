@@ -96,6 +96,8 @@ rule apply_calibration:
         unpack(chosen_set_tables),
         files=group_files,
         index=PATHS.group_record("{group}"),
+        calibrators=PATHS.calibrator_catalogue(),
+        reference=REFERENCE,
     output:
         ms=directory(PATHS.calibrated_ms("{group}")),
         record=PATHS.calibrated_record("{group}"),
@@ -103,6 +105,10 @@ rule apply_calibration:
         n_subbands=config["ingest"]["n_subbands"],
         integrations_per_block=config["convert"]["integrations_per_block"],
         flagger=config["flag"]["flagger"],
+        known_sources={"min_apparent_jy": CALIBRATION["bright_source_min_apparent_jy"],
+                       "field_min_apparent_jy": CALIBRATION["drift_correction_min_apparent_jy"],
+                       "spectral_index": CALIBRATION["field_model_spectral_index"]}
+        | {key: config["science"][key] for key in ("reference_columns", "reference_flux_unit")},
     log:
         log_for("apply_calibration"),
     threads: threads_for("apply_calibration")

@@ -93,12 +93,26 @@ def _extract_calibrator(args) -> None:
 
 
 def _apply(args) -> None:
-    from .calibrate.apply import write_calibrated_ms
+    from .calibrate.apply import BrightSources, write_calibrated_ms
+    from .calibrate.point_sources import PointSources
+    from .config import validate_config
     from .flag.rfi import flag_ms
+    from .science.reference import read_reference
+    from .sky.catalogue import load_calibrator_catalogue
 
+    defaults = validate_config({})  # the schema's
+    calibration, science, field = defaults["calibration"], defaults["science"], None
+    if args.field_catalogue:
+        reference = read_reference(args.field_catalogue, columns=science["reference_columns"],
+                                   flux_unit=science["reference_flux_unit"])
+        field = PointSources(reference.ra_deg, reference.dec_deg, reference.flux_jy,
+                             calibration["field_model_spectral_index"])
+    calibrators = tuple(load_calibrator_catalogue(args.calibrators)) if args.calibrators else ()
+    bright = BrightSources(calibrators, calibration["bright_source_min_apparent_jy"], field,
+                           calibration["drift_correction_min_apparent_jy"])
     flagging = {}
     record = write_calibrated_ms([str(p) for p in args.files], args.ms, args.bandpass_table, args.gain_table,
-                                 n_subbands=args.n_subbands, threads=args.threads,
+                                 n_subbands=args.n_subbands, threads=args.threads, bright_sources=bright,
                                  before_rename=lambda staged: flagging.update(
                                      flag_ms(staged, args.flagger, processes=args.threads)))
     _print_json({**record, **flagging})
@@ -137,7 +151,8 @@ def _image(args) -> None:
         pointing_dec_deg=record["pointing_dec_apparent_deg"],
         settings=ImagingSettings.from_config(settings, imager=args.imager),
         fov_deg=settings["fov_deg"], pixels_per_beam=settings["pixels_per_beam"], pb_cutoff=settings["pb_cutoff"],
-        qa_thresholds=settings["qa"], threads=args.threads, log_path=str(out / "imager.log")))
+        qa_thresholds=settings["qa"], subtracted=record.get("bright_sources", []), threads=args.threads,
+        log_path=str(out / "imager.log")))
 
 
 def config_options(command) -> None:
@@ -265,6 +280,10 @@ def main(argv=None) -> None:
     apply.add_argument("--bandpass-table", required=True)
     apply.add_argument("--gain-table", required=True)
     apply.add_argument("--flagger", choices=["aoflagger", "tfcrop", "rflag", "none"], default="aoflagger")
+    apply.add_argument("--calibrators", type=Path, help="calibrator catalogue whose sources bright through the beam "
+                       "are subtracted, as the workflow does")
+    apply.add_argument("--field-catalogue", type=Path, help="NVSS-style reference catalogue (VizieR columns, mJy) "
+                       "whose sources' drift through the beam is taken out, as the workflow does")
 
     solv = sub.add_parser("solve", help="solve bandpass + phase gains on an extracted calibrator MS (CASA)")
     solv.add_argument("calibrator_ms", help="from `extract-calibrator`")

@@ -54,10 +54,11 @@ def test_the_workflow_images_every_calibrated_observation(imaging_runs, dec):
 
 @pytest.mark.parametrize("dec", DECS)
 def test_sources_at_their_injected_positions_and_fluxes(imaging_runs, dec):
-    """Positions within 1/5 of the beam, integrated fluxes within 6 % above 20 sigma, at the centre and where
-    the drift beam is 0.3 east and west. Twelve antennas make a snapshot PSF with high sidelobes, and sources
-    that drift through the beam are not quite deconvolvable: noise-free, with perfect gains, these fields'
-    fluxes come out within 5 % (one source alone: 1 %), so 6 % leaves room for the noise and calibration."""
+    """Positions within 1/5 of the beam, integrated fluxes within 3 % above 50 sigma and 5 % above 20 sigma, at the
+    centre and where the drift beam is 0.3 east and west. A source there brightens or fades ~2x during the
+    observation, which no imager can deconvolve; applying calibration takes that change out of the data for the
+    reference catalogue's sources (the session's reference is its truth). Left in, east at +55 and west at +20
+    read 4.9 % and 6.2 % low, with 2.4-3.6x the residual rms; taken out, every source is within 2.2 %."""
     session = imaging_runs[dec]
     _, qa, fits_, responses, header = target(session)
     truth = {s.name: s for s in session["sources"]}
@@ -67,7 +68,8 @@ def test_sources_at_their_injected_positions_and_fluxes(imaging_runs, dec):
     for name, fit in fits_.items():
         if fit.peak_jy * responses[name] / qa["rms_jy"] < 20:
             continue
-        assert fit.flux_jy / truth[name].flux_jy == pytest.approx(1, abs=0.06), (name, fit)
+        tolerance = 0.03 if fit.peak_jy * responses[name] / qa["rms_jy"] >= 50 else 0.05
+        assert fit.flux_jy / truth[name].flux_jy == pytest.approx(1, abs=tolerance), (name, fit)
         assert max(offset_in_beams(fit, truth[name], header)) < 0.2, (name, fit)
         checked += 1
     assert checked >= 4

@@ -6,6 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
+from astropy import units as u
 from astropy.io import fits
 from astropy.wcs import WCS
 
@@ -13,7 +14,8 @@ from dsa110_continuum import instrument as inst
 from dsa110_continuum.image.imagers import baseline_averaging_wavelengths
 from dsa110_continuum.image.measure import fit_source, forced_fluxes
 from dsa110_continuum.image.observation import image_grid
-from dsa110_continuum.image.products import (Observation, image_qa, primary_beam_image, product_header, robust_rms,
+from dsa110_continuum.image.products import (Observation, image_qa, primary_beam_image, product_header,
+                                             restoring_beam_gaussians, robust_rms,
                                              write_fits)
 from dsa110_continuum.mosaic.combine import MosaicError, Tile, linear_mosaic
 from dsa110_continuum.mosaic.products import make_mosaic
@@ -294,3 +296,31 @@ def test_the_mosaic_spline_sampler_is_scipys():
     y[1, 0] = np.nan
     _sample_cubic_spline(coefficients, y, x, sampled)
     assert sampled[1, 0] == 0
+
+
+def test_a_restored_source_is_the_restoring_beam_at_its_position_and_flux():
+    """Drawn at a sub-pixel position: its peak there, half of it BMAJ / 2 away along BPA (east of north, as astropy
+    offsets positions) and BMIN / 2 away across it, and its integrated flux equal to its peak in Jy/beam."""
+    from astropy.coordinates import SkyCoord
+    from scipy.ndimage import map_coordinates
+
+    wcs = WCS(naxis=2)
+    wcs.wcs.ctype, wcs.wcs.crval, wcs.wcs.crpix = ["RA---TAN", "DEC--TAN"], [150.0, 40.0], [101.0, 101.0]
+    wcs.wcs.cdelt = [-2.0 / 3600, 2.0 / 3600]
+    header = wcs.to_header()
+    header.update(BMAJ=40.0 / 3600, BMIN=20.0 / 3600, BPA=30.0)
+    centre = SkyCoord(150.0123, 40.0071, unit="deg")
+    drawn, on_grid = restoring_beam_gaussians(header, (200, 200), [(centre.ra.deg, centre.dec.deg, 2.0),
+                                                                   (151.0, 40.0, 5.0)])
+    assert on_grid == [True, False]
+
+    def at(position: SkyCoord) -> float:
+        x, y = wcs.world_to_pixel(position)
+        return float(map_coordinates(drawn.astype(float), [[float(y)], [float(x)]], order=3)[0])
+
+    assert at(centre) == pytest.approx(2.0, rel=1e-3)
+    for pa_deg, half_width_arcsec in ((30, 20.0), (210, 20.0), (120, 10.0), (300, 10.0)):
+        offset = centre.directional_offset_by(pa_deg * u.deg, half_width_arcsec * u.arcsec)
+        assert at(offset) == pytest.approx(1.0, rel=0.01), pa_deg
+    beam_area_px = np.pi * 40.0 * 20.0 / (4 * np.log(2)) / 2.0 ** 2
+    assert drawn.sum() / beam_area_px == pytest.approx(2.0, rel=0.005)

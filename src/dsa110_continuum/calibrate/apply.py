@@ -6,16 +6,88 @@ a second to it. The tests check the result against CASA's applycal. Semantics ar
 interp=['nearest', 'linear'], calwt=False:
 corrected = data / (g_ANTENNA1 * conj(g_ANTENNA2)), with g = bandpass (nearest channel) x gain
 (linear in time, nearest outside the solutions), flagged where either antenna's solution is flagged.
+
+Known bright sources are taken out of the calibrated data as they drift through the beam (``bright_source_model``):
+the calibrator catalogue's entirely (the image step restores those inside the image from the same model), the
+reference catalogue's only their change through the beam. An imager cleans neither a source outside its image, nor
+a 15 Jy one inside it to the noise, nor one whose brightness changes during the observation, and their sidelobes
+become catalogue sources.
 Never import casatools in this module.
 """
 
 from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
 
 import numba
 import numpy as np
 
 from ..convert.stream import Block, Observation, write_ms
 from ..formats.caltable import read_caltable
+from ..sky.beam import airy_power
+from ..sky.catalogue import Calibrator
+from ..sky.coords import angular_separation_deg
+from .point_sources import PointSources, apparent_flux_jy, beam_offsets_rad, visibility_model
+
+
+#: A reference-catalogue source this close to a subtracted calibrator is that calibrator.
+SAME_SOURCE_ARCSEC = 60.0
+
+
+@dataclass(frozen=True)
+class BrightSources:
+    """Known sources whose visibilities are taken out of the calibrated data: the calibrators at least
+    ``min_apparent_flux_jy`` bright through the beam (averaged over the observation, at mid-band) entirely, and of
+    the ``field`` (a reference catalogue), those at least ``field_min_apparent_flux_jy`` bright, their change through
+    the beam during the observation."""
+
+    calibrators: tuple[Calibrator, ...]
+    min_apparent_flux_jy: float
+    field: PointSources | None = None
+    field_min_apparent_flux_jy: float = math.inf
+
+
+def _mean_track_power(observation: Observation, sources: PointSources) -> np.ndarray:
+    mid_freq_hz = observation.freqs_hz[observation.freqs_hz.size // 2]
+    return airy_power(beam_offsets_rad(observation, sources), mid_freq_hz)[..., 0].mean(axis=0)
+
+
+def bright_source_model(observation: Observation, bright: BrightSources):
+    """A function giving a block's visibilities to subtract (None when there are none), and what it holds for the
+    calibrated record.
+
+    A calibrator is subtracted as it drifts through the beam; the image step restores those in the image from the
+    record. A field source keeps its brightness averaged over the observation, channel by channel: what is
+    subtracted is only its change as it drifts, computed from the catalogue flux, so the data keep the source's
+    true average brightness and the imager sees the constant sky it assumes.
+    """
+    calibrators = PointSources(*(np.array([getattr(c, key) for c in bright.calibrators], dtype=float) for key in
+                                 ("ra_deg", "dec_deg", "flux_1400mhz_jy", "spectral_index")))
+    apparent_jy = calibrators.flux_jy * _mean_track_power(observation, calibrators)
+    keep = apparent_jy >= bright.min_apparent_flux_jy
+    subtracted = calibrators.subset(keep)
+    centre = observation.record()
+    separation_deg = angular_separation_deg(subtracted.ra_deg, subtracted.dec_deg, centre["phase_centre_ra_deg"],
+                                            centre["phase_centre_dec_deg"])
+    kept = [c for c, k in zip(bright.calibrators, keep) if k]
+    records = [{"calibrator": asdict(c), "separation_deg": float(sep), "apparent_flux_jy": float(flux_jy)}
+               for c, sep, flux_jy in zip(kept, separation_deg, apparent_jy[keep])]
+    amplitudes = [apparent_flux_jy(observation, subtracted)]
+    steadied = PointSources([], [], [], 0.0)
+    if bright.field is not None and bright.field.flux_jy.size:
+        field = bright.field
+        is_calibrator = (angular_separation_deg(field.ra_deg[:, None], field.dec_deg[:, None], subtracted.ra_deg,
+                                                subtracted.dec_deg) * 3600 <= SAME_SOURCE_ARCSEC).any(axis=1)
+        steadied = field.subset((field.flux_jy * _mean_track_power(observation, field)
+                                 >= bright.field_min_apparent_flux_jy) & ~is_calibrator)
+        drifting = apparent_flux_jy(observation, steadied)
+        amplitudes.append(drifting - drifting.mean(axis=1, keepdims=True))
+    summary = {"bright_sources": records, "n_field_sources_steadied": int(steadied.flux_jy.size)}
+    if not (subtracted.flux_jy.size or steadied.flux_jy.size):
+        return None, summary
+    return visibility_model(observation, PointSources.concatenate(subtracted, steadied),
+                            np.concatenate(amplitudes)), summary
 
 
 def _per_antenna(solutions: dict, n_ant: int, ms_freqs_hz: np.ndarray, times_s: np.ndarray):
@@ -64,8 +136,10 @@ def solutions_on_grid(tables_pair: tuple[str, str], n_ant: int, freqs_hz: np.nda
 
 
 def write_calibrated_ms(paths: list[str], ms_path, bandpass_table: str, gain_table: str, *, n_subbands: int,
-                        integrations_per_block: int = 2, threads: int = 1, before_rename=None) -> dict:
-    """The observation's MS (meridian at mid-observation) with calibrated DATA; returns its record.
+                        integrations_per_block: int = 2, threads: int = 1, before_rename=None,
+                        bright_sources: BrightSources | None = None) -> dict:
+    """The observation's MS (meridian at mid-observation) with calibrated DATA, bright sources subtracted
+    (``bright_source_model``); returns its record.
 
     ``before_rename(staged_path)`` may change the complete MS before it is renamed into place (flag it).
     """
@@ -74,11 +148,15 @@ def write_calibrated_ms(paths: list[str], ms_path, bandpass_table: str, gain_tab
     gains, gain_flags = solutions_on_grid((bandpass_table, gain_table), observation.uvd.telescope.Nants,
                                           observation.freqs_hz, times_s)
     ant_1, ant_2 = observation.uvd.ant_1_array, observation.uvd.ant_2_array
+    bright_model, bright_summary = (None, {}) if bright_sources is None else bright_source_model(observation,
+                                                                                                 bright_sources)
 
     def calibrated(block: Block) -> Block:
         rows = slice(block.start_row, block.start_row + block.data.shape[0])
         correct(block.data, block.flags, ant_1[rows], ant_2[rows], block.time_index, gains, gain_flags)
+        if bright_model:
+            block.data -= bright_model(block)[:, :, None].astype(block.data.dtype)
         return block
 
     write_ms(observation, ms_path, map(calibrated, observation.blocks(integrations_per_block)), before_rename)
-    return observation.record()
+    return observation.record() | {"bright_sources": [], **bright_summary}

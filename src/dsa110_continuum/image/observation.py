@@ -13,9 +13,11 @@ import numpy as np
 
 from .. import instrument as inst
 from ..records import InputError, partial_path
+from ..sky.beam import beam_along_track
+from ..sky.catalogue import Calibrator
 from .imagers import ImagingSettings, choose_imager, run_imager
-from .products import (Observation, image_qa, primary_beam_image, product_header, read_plane, write_fits,
-                       write_quicklook)
+from .products import (Observation, image_qa, primary_beam_image, product_header, read_plane,
+                       restoring_beam_gaussians, write_fits, write_quicklook)
 
 
 class NothingToImageError(InputError):
@@ -68,11 +70,25 @@ def read_observation(ms_path: str, *, group_id: str, pointing_dec_deg: float) ->
     return observation, max_baseline_m
 
 
+def apparent_flux_jy(source: Calibrator, observation: Observation) -> float:
+    """A source's brightness in the image (Jy/beam): its spectrum through the beam it drifted through, averaged over
+    the integrations and channels as the imager weights them (as ``primary_beam_image`` averages the beam)."""
+    power = beam_along_track(source.ra_deg, source.dec_deg, observation.pointing_dec_deg, observation.times_mjd,
+                             observation.freqs_hz)
+    per_channel = np.average(power, axis=0, weights=observation.time_weights) * source.flux_at(observation.freqs_hz)
+    return float(np.average(per_channel, weights=observation.freq_weights))
+
+
 def image_observation(ms_path: str, outputs: dict[str, str], *, group_id: str, pointing_dec_deg: float,
                       settings: ImagingSettings, fov_deg: float, pixels_per_beam: float, pb_cutoff: float,
-                      qa_thresholds: dict, threads: int = 1, mem_gb: float = 4.0, log_path: str | None = None) -> dict:
+                      qa_thresholds: dict, subtracted: list[dict] = (), threads: int = 1, mem_gb: float = 4.0,
+                      log_path: str | None = None) -> dict:
     """Write the products named in ``outputs`` (image, pbcor, pb, residual, optionally psf and model, quicklook)
-    and return the image's QA record."""
+    and return the image's QA record.
+
+    ``subtracted`` are the calibrated record's bright sources, subtracted from the data: those on the image are
+    restored into it (and so into the PB-corrected image) as the restoring beam at their model brightness.
+    """
     observation, max_baseline_m = read_observation(ms_path, group_id=group_id, pointing_dec_deg=pointing_dec_deg)
     grid = image_grid(max_baseline_m, observation.freqs_hz.max(), fov_deg=fov_deg, pixels_per_beam=pixels_per_beam)
     imager = choose_imager(settings.imager)
@@ -82,6 +98,12 @@ def image_observation(ms_path: str, outputs: dict[str, str], *, group_id: str, p
     planes = {product: read_plane(path) for product, path in files.items()}
     image, imager_header = planes["image"]
     header = product_header(imager_header, observation, imager=imager, bunit="Jy/beam")
+    sources = [Calibrator(**s["calibrator"]) for s in subtracted]
+    brightness = [(s.ra_deg, s.dec_deg, apparent_flux_jy(s, observation)) for s in sources]
+    drawn, on_grid = restoring_beam_gaussians(header, image.shape, brightness)
+    image = image + drawn
+    restored = [{"name": s.name, "ra_deg": s.ra_deg, "dec_deg": s.dec_deg, "apparent_flux_jy": b[2]}
+                for s, b, on in zip(sources, brightness, on_grid) if on]
     pb = primary_beam_image(header, image.shape, observation)
     inside = pb >= pb_cutoff
     pbcor = np.where(inside, image / np.where(inside, pb, 1), np.nan)
@@ -90,8 +112,10 @@ def image_observation(ms_path: str, outputs: dict[str, str], *, group_id: str, p
     units = {"pb": "", "model": "Jy/pixel"}
     for product, path in outputs.items():
         if product in written:
-            write_fits(path, written[product], product_header(imager_header, observation, imager=imager,
-                                                              bunit=units.get(product, "Jy/beam")))
+            fits_header = product_header(imager_header, observation, imager=imager, bunit=units.get(product, "Jy/beam"))
+            for source in restored if product in ("image", "pbcor") else ():
+                fits_header.add_history(f"{source['name']}: subtracted from the data, restored as the restoring beam")
+            write_fits(path, written[product], fits_header)
     qa = image_qa(image, planes["residual"][0], pb, header, pb_cutoff=pb_cutoff,
                   flagged_fraction=observation.flagged_fraction, thresholds=qa_thresholds)
     write_quicklook(outputs["quicklook"], image, header, rms_jy=qa["rms_jy"], pb=pb, pb_cutoff=pb_cutoff,
@@ -103,4 +127,5 @@ def image_observation(ms_path: str, outputs: dict[str, str], *, group_id: str, p
             "freq_hz": header["FREQ"], "mid_mjd": header["MJD-OBS"], "pointing_dec_deg": pointing_dec_deg,
             "phase_centre_ra_deg": observation.phase_centre_ra_deg,
             "phase_centre_dec_deg": observation.phase_centre_dec_deg, "pb_cutoff": pb_cutoff, **qa,
+            "restored_sources": restored,
             "beam_model": observation.beam_record()}

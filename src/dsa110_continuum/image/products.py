@@ -153,6 +153,32 @@ def primary_beam_image(header: fits.Header, shape: tuple[int, int], observation:
     return spline_weights(rows, shape[0]) @ coarse @ spline_weights(cols, shape[1]).T
 
 
+def restoring_beam_gaussians(header: fits.Header, shape: tuple[int, int], sources) -> tuple[np.ndarray, list[bool]]:
+    """Point sources, (ra_deg, dec_deg, Jy/beam) each, drawn as the header's restoring beam (BMAJ, BMIN, BPA east
+    of north) at their positions on the image grid, out to 3 BMAJ, and which of them are on the grid (the others
+    are left out).
+
+    Hand-written for sub-pixel positions (radio-beam's kernels are centred on a pixel).
+    """
+    wcs = WCS(header).celestial
+    scale_deg = wcs.pixel_scale_matrix  # pixel offsets -> (east, north) in deg on the tangent plane
+    major, minor, pa = header["BMAJ"], header["BMIN"], np.deg2rad(header["BPA"])
+    reach = int(np.ceil(3 * major / np.abs(scale_deg).max()))
+    drawn, on_grid = np.zeros(shape, dtype=np.float32), []
+    for ra_deg, dec_deg, peak in sources:
+        x0, y0 = (float(v) for v in wcs.world_to_pixel_values(ra_deg, dec_deg))
+        on_grid.append(-0.5 <= x0 < shape[1] - 0.5 and -0.5 <= y0 < shape[0] - 0.5)
+        if not on_grid[-1]:
+            continue
+        rows = slice(max(0, round(y0) - reach), min(shape[0], round(y0) + reach + 1))
+        cols = slice(max(0, round(x0) - reach), min(shape[1], round(x0) + reach + 1))
+        y, x = np.mgrid[rows, cols]
+        east, north = np.tensordot(scale_deg, np.stack([x - x0, y - y0]), axes=1)
+        along, across = east * np.sin(pa) + north * np.cos(pa), east * np.cos(pa) - north * np.sin(pa)
+        drawn[rows, cols] += peak * np.exp(-4 * np.log(2) * ((along / major) ** 2 + (across / minor) ** 2))
+    return drawn, on_grid
+
+
 def robust_rms(values: np.ndarray) -> float:
     """1.4826 x the median absolute deviation of the finite values (the rms for Gaussian noise)."""
     finite = values[np.isfinite(values)]

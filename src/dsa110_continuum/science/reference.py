@@ -61,3 +61,16 @@ def read_reference(path: str | Path, *, columns: dict, flux_unit: str) -> Refere
     names = (np.asarray(table[columns["name"]]).astype(str) if columns.get("name")
              else np.array([f"ref{k:06d}" for k in range(len(table))]))
     return Reference(str(path), names, values["ra"] % 360, values["dec"], values["flux"] * FLUX_UNITS_JY[flux_unit])
+
+
+def reference_for_calibration(paths: list[str], *, columns: dict, flux_unit: str, log,
+                              without: str) -> Reference | None:
+    """The configured reference catalogue (``paths`` holds it or nothing), or None when there is none or it cannot
+    be read: the science jobs report a bad catalogue, calibration goes on ``without`` it (logged as a warning)."""
+    if not paths:
+        return None
+    try:
+        return read_reference(paths[0], columns=columns, flux_unit=flux_unit)
+    except ReferenceCatalogueError as err:
+        log.warning("%s: %s", without, err)
+        return None
