@@ -1,8 +1,8 @@
 """Model visibilities of known point sources as the telescope saw them: each source's spectrum times the beam it
 drifts through, at its geometric delay from the phase centre in every integration (MS convention).
 
-The calibrator's solve models its field with them (``extract``); applying calibration takes bright sources' drift
-out of the data with them (``apply``).
+The calibrator's solve models its field with them (``extract``); applying calibration takes known sources out of the
+data with them (``apply``).
 """
 
 from __future__ import annotations

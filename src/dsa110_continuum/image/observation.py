@@ -70,7 +70,7 @@ def read_observation(ms_path: str, *, group_id: str, pointing_dec_deg: float) ->
     return observation, max_baseline_m
 
 
-def apparent_flux_jy(source: Calibrator, observation: Observation) -> float:
+def brightness_in_image_jy(source: Calibrator, observation: Observation) -> float:
     """A source's brightness in the image (Jy/beam): its spectrum through the beam it drifted through, averaged over
     the integrations and channels as the imager weights them (as ``primary_beam_image`` averages the beam)."""
     power = beam_along_track(source.ra_deg, source.dec_deg, observation.pointing_dec_deg, observation.times_mjd,
@@ -99,7 +99,7 @@ def image_observation(ms_path: str, outputs: dict[str, str], *, group_id: str, p
     image, imager_header = planes["image"]
     header = product_header(imager_header, observation, imager=imager, bunit="Jy/beam")
     sources = [Calibrator(**s["calibrator"]) for s in subtracted]
-    brightness = [(s.ra_deg, s.dec_deg, apparent_flux_jy(s, observation)) for s in sources]
+    brightness = [(s.ra_deg, s.dec_deg, brightness_in_image_jy(s, observation)) for s in sources]
     drawn, on_grid = restoring_beam_gaussians(header, image.shape, brightness)
     image = image + drawn
     restored = [{"name": s.name, "ra_deg": s.ra_deg, "dec_deg": s.dec_deg, "apparent_flux_jy": b[2]}
