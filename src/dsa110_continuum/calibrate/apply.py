@@ -26,13 +26,9 @@ import numpy as np
 from ..convert.stream import Block, Observation, write_ms
 from ..formats.caltable import read_caltable
 from ..sky.beam import airy_power
-from ..sky.catalogue import Calibrator
+from ..sky.catalogue import SAME_SOURCE_ARCSEC, Calibrator
 from ..sky.coords import angular_separation_deg
 from .point_sources import PointSources, apparent_flux_jy, beam_offsets_rad, visibility_model
-
-
-#: A reference-catalogue source this close to a subtracted calibrator is that calibrator.
-SAME_SOURCE_ARCSEC = 60.0
 
 
 @dataclass(frozen=True)

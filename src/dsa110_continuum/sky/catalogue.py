@@ -167,12 +167,16 @@ def _parse_file(path: Path, *, fallback: bool) -> list[Calibrator]:
     return out
 
 
+#: Two catalogue entries this close are one source.
+SAME_SOURCE_ARCSEC = 60.0
+
+
 def load_calibrator_catalogue(
     path: str | Path,
     *,
     fallback_path: str | Path | None = None,
     fallback_min_flux_jy: float = 1.0,
-    fallback_match_radius_arcsec: float = 60.0,
+    fallback_match_radius_arcsec: float = SAME_SOURCE_ARCSEC,
 ) -> list[Calibrator]:
     """Load the calibrator catalogue, optionally extended by a fallback list.
 
