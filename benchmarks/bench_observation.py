@@ -158,22 +158,26 @@ def main() -> None:
         rows.append(("  extract calibrator + field model", i + 1,
                      *timed([*extract, "--field-catalogue", str(field)], OUT / "extraction_field.json")))
     qa = json.loads((OUT / "qa.json").read_text())
+    reference = OUT / "truth" / "reference_catalogue.csv"  # the simulated sky's, as a survey's catalogue
     apply_cmd = [CLI, "apply", *files, "--ms", str(OUT / "calibrated.ms"), "--bandpass-table",
                  str(OUT / "tables" / "bandpass.bcal"), "--gain-table", str(OUT / "tables" / "gains.gcal"),
-                 "--calibrators", str(HERE.parent / "config" / "calibrators.csv")]
+                 "--calibrators", str(HERE.parent / "config" / "calibrators.csv"), "--field-catalogue", str(reference)]
     for i in range(args.repeats):
-        rows.append(("apply (3C286 subtracted), no flagging", i + 1, *timed([*apply_cmd, "--flagger", "none"])))
+        rows.append(("apply, no flagging", i + 1, *timed([*apply_cmd, "--flagger", "none"])))
     for i in range(args.repeats):
-        rows.append(("apply (3C286 subtracted) + AOFlagger", i + 1, *timed(apply_cmd, OUT / "calibrated.json")))
+        rows.append(("apply + AOFlagger", i + 1, *timed(apply_cmd, OUT / "calibrated.json")))
     record = json.loads((OUT / "calibrated.json").read_text())
     (OUT / "calibrated.json").write_text(json.dumps({**record, "group_id": "benchmark"}))
+    with_reference = OUT / "reference.yaml"
+    with_reference.write_text(f"science: {{reference_catalogue: {reference}}}\n")
     variants = [("wsclean", "wsclean", []), ("wsclean_full_array", "wsclean", [FULL_ARRAY])]
     if not args.skip_tclean:
         variants.append(("tclean", "tclean", []))
     for name, imager, overlays in variants:
         image_dir = OUT / f"image_{name}"
         image_dir.mkdir(exist_ok=True)
-        configfiles = ["--configfile", str(HERE.parent / "config" / "config.yaml"), *map(str, overlays)]
+        configfiles = ["--configfile", str(HERE.parent / "config" / "config.yaml"), *map(str, overlays),
+                       str(with_reference)]
         for i in range(args.repeats):  # the QA record the command prints goes beside the products, as in the workflow
             rows.append((f"image + PB + QA ({name})", i + 1,
                          *timed([CLI, "image", str(OUT / "calibrated.ms"), "--record", str(OUT / "calibrated.json"),

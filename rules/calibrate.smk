@@ -107,6 +107,7 @@ rule apply_calibration:
         flagger=config["flag"]["flagger"],
         known_sources={"min_apparent_jy": CALIBRATION["bright_source_min_apparent_jy"],
                        "field_min_apparent_jy": CALIBRATION["drift_correction_min_apparent_jy"],
+                       "image_half_width_deg": config["image"]["fov_deg"] / 2,
                        "spectral_index": CALIBRATION["field_model_spectral_index"]}
         | {key: config["science"][key] for key in ("reference_columns", "reference_flux_unit")},
     log:

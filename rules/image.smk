@@ -11,6 +11,7 @@ rule image:
     input:
         ms=PATHS.calibrated_ms("{group}"),
         record=PATHS.calibrated_record("{group}"),
+        reference=REFERENCE if IMAGE["clean_mask"] == "reference" else [],
     output:
         **{product: PATHS.image_product("{group}", product) for product in IMAGE_PRODUCTS},
         quicklook=report(PATHS.image_quicklook("{group}"), caption="../report/image.rst", category="Images",
@@ -20,6 +21,8 @@ rule image:
         settings=asdict(ImagingSettings.from_config(IMAGE)),
         grid={key: IMAGE[key] for key in ("fov_deg", "pixels_per_beam", "pb_cutoff")},
         qa=IMAGE["qa"],
+        clean_mask={"radius_beams": IMAGE["clean_mask_radius_beams"]}
+        | {key: config["science"][key] for key in ("reference_columns", "reference_flux_unit")},
     log:
         log_for("image"),
     threads: threads_for("image")

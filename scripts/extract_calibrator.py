@@ -1,13 +1,13 @@
 from dsa110_continuum.calibrate.extract import extract_calibrator, field_sources_around
 from dsa110_continuum.records import job_step, read_json, write_json_atomic
-from dsa110_continuum.science.reference import reference_for_calibration
+from dsa110_continuum.science.reference import reference_if_readable
 from dsa110_continuum.sky.catalogue import Calibrator
 
 group = snakemake.wildcards.group
 model = snakemake.params.field_model
 with job_step(snakemake, failure_step="extract_calibrator") as log:
     calibrator = Calibrator(**read_json(snakemake.input.index)["calibrator"]["calibrator"])
-    reference = None if model["min_apparent_flux_jy"] is None else reference_for_calibration(
+    reference = None if model["min_apparent_flux_jy"] is None else reference_if_readable(
         snakemake.input.reference, columns=model["reference_columns"], flux_unit=model["reference_flux_unit"], log=log,
         without=f"modelling {calibrator.name} alone")
     field = None if reference is None else field_sources_around(

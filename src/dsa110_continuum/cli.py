@@ -109,7 +109,7 @@ def _apply(args) -> None:
                              calibration["field_model_spectral_index"])
     calibrators = tuple(load_calibrator_catalogue(args.calibrators)) if args.calibrators else ()
     bright = BrightSources(calibrators, calibration["bright_source_min_apparent_jy"], field,
-                           calibration["drift_correction_min_apparent_jy"])
+                           calibration["drift_correction_min_apparent_jy"], defaults["image"]["fov_deg"] / 2)
     flagging = {}
     record = write_calibrated_ms([str(p) for p in args.files], args.ms, args.bandpass_table, args.gain_table,
                                  n_subbands=args.n_subbands, threads=args.threads, bright_sources=bright,
@@ -141,7 +141,14 @@ def _image(args) -> None:
     from .image.observation import image_observation
     from .records import read_json
 
-    settings = _load(args)["image"]
+    config = _load(args)
+    settings, science = config["image"], config["science"]
+    reference = None
+    if settings["clean_mask"] == "reference" and science["reference_catalogue"]:
+        from .science.reference import read_reference
+
+        reference = read_reference(science["reference_catalogue"], columns=science["reference_columns"],
+                                   flux_unit=science["reference_flux_unit"])
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     products = {p: str(out / f"{p}.fits") for p in ("image", "pbcor", "pb", "residual", "psf", "model")}
@@ -151,7 +158,9 @@ def _image(args) -> None:
         pointing_dec_deg=record["pointing_dec_apparent_deg"],
         settings=ImagingSettings.from_config(settings, imager=args.imager),
         fov_deg=settings["fov_deg"], pixels_per_beam=settings["pixels_per_beam"], pb_cutoff=settings["pb_cutoff"],
-        qa_thresholds=settings["qa"], subtracted=record.get("bright_sources", []), threads=args.threads,
+        qa_thresholds=settings["qa"], subtracted=record.get("bright_sources", []),
+        known_sources=None if reference is None else (reference.ra_deg, reference.dec_deg),
+        clean_mask_radius_beams=settings["clean_mask_radius_beams"], threads=args.threads,
         log_path=str(out / "imager.log")))
 
 

@@ -14,8 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import sqlalchemy as sa
+from astropy.wcs import WCS
 
 from dsa110_continuum.config import load_config
+from dsa110_continuum.image.products import read_plane
 from dsa110_continuum.naming import Products
 from dsa110_continuum.products.db import IMAGES, MEASUREMENT_SETS, VARIABILITY, connect, dump, sync
 from dsa110_continuum.simulate.session import read_sky_model
@@ -46,12 +48,14 @@ def test_the_run_prints_no_astropy_warnings(science_run):
     assert not found, sorted(set(found))
 
 
-@pytest.mark.xfail(strict=False, reason="issue 9, open: the 04:40 mosaic's Dec offset reads +1.45-1.63 (of +2.0, "
-                   "limit 0.5). Its three tiles hold the 20 Jy calibrator or its sidelobes (residual rms 1.4-2.4x the "
-                   "last tile's with its drift taken out, 1.5-3.8x before), which move its brightest sources by 1-4 "
-                   "arcsec, 2-3 sigma, in this 12-antenna array. RA (-3.03, -2.78 of -3.0), the 04:50 Dec (+1.97) "
-                   "and the flux ratios (0.912, 0.918 of 0.909) are within the limits. Not strict: it passes in some "
-                   "runs")
+@pytest.mark.xfail(strict=False, reason="issue 9, open: the mosaics' PyBDSF fluxes read 0.940 and 0.932 (of 0.909, "
+                   "limit 2 %) and the 04:40 RA offset -2.34 (of -3.0, limit 0.5); Dec +1.84, +1.93 and the 04:50 RA "
+                   "-2.75 are within. Integrated fluxes of free Gaussian fits read high: CLEAN's components hold 1-4 "
+                   "% more than the source where the beam makes its apparent spectrum steep (one PSF for the band), "
+                   "which CLEAN bias used to cancel in the automatic mask (0.912, 0.918). The free fits' peaks read "
+                   "0.887, 0.882; forced photometry at the restoring beam's shape reads 0.999 of the truth. The mask's "
+                   "discs sit on the misplaced reference positions and pull the 04:40 positions 0.7 arcsec towards "
+                   "them (-2.58 with discs twice as wide). Not strict: the offsets scatter by 0.14 arcsec run to run")
 def test_injected_astrometric_offset_and_flux_scale_are_recovered(science_run):
     """The reference is misplaced by (+3.0", -2.0") and 10 % too bright: every mosaic's cross-match finds the
     opposite offset within 0.5" and a flux ratio of 1/1.1 within 2 %."""
@@ -80,16 +84,43 @@ def photometry_against_truth(science_run):
     return np.array(measured)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 9, open: 31 of 35 sources above 20 sigma are within 5 % (the errors "
-                   "predict 28; worst 0.90 at -2.5 sigma), median 0.974-0.978: at 20 sigma the error alone is 5 %; "
-                   "the sources inside the clean mask read 0.4-0.5 sigma low (CLEAN bias: cleaning to 3 sigma instead "
-                   "of 1 takes the median to 0.995, but leaves 22 of 28 within 5 %) and 0.9 % low for being fitted "
-                   "3.6 arcsec off")
 def test_forced_photometry_of_bright_sources_is_within_5_percent(science_run):
+    """Above 20 sigma, within 5 % of the truth or within 3x the error where that is larger (at 20 sigma an honest
+    error is itself 5 %), for all but 3 % of the sources, none beyond 10 % or 5x its error, and a median within 1 %.
+    (The few beyond 3 errors sit near the restored 20 Jy calibrator or bright neighbours.)"""
     measured, error, true = photometry_against_truth(science_run).T
-    bright = measured / error >= 20
-    assert bright.sum() >= 15
-    assert np.all(np.abs(measured[bright] / true[bright] - 1) <= 0.05), measured[bright] / true[bright]
+    snr = measured / error
+    bright = snr >= 20
+    deviation, snr = np.abs(measured[bright] / true[bright] - 1), snr[bright]
+    print(f"{bright.sum()} above 20 sigma, {np.sum(deviation <= 0.05)} within 5 %, "
+          f"{np.sum(deviation <= np.maximum(0.05, 3 / snr))} within 5 % or 3 errors, median "
+          f"{np.median(measured[bright] / true[bright]):.3f}")
+    assert bright.sum() >= 60
+    assert np.mean(deviation <= np.maximum(0.05, 3 / snr)) >= 0.97, sorted(zip(deviation, snr))[-10:]
+    assert np.all(deviation <= np.maximum(0.10, 5 / snr)), sorted(zip(deviation, snr))[-3:]
+    assert abs(np.median(measured[bright] / true[bright]) - 1) <= 0.01
+
+
+def test_clean_reaches_every_catalogued_source(science_run):
+    """CLEAN works around every reference-catalogue source on the image: where a source is at least 10 sigma
+    bright in the image, the residual left at it is below 3 sigma. (Inside WSClean's own 5-sigma mask, fixed
+    while the sidelobes of sources not yet cleaned doubled the rms, sources up to 13 sigma were left whole.)"""
+    sky = read_sky_model(science_run["truth_dir"] / "sky_model.csv")
+    paths, checked = Products(science_run["out"]), 0
+    for k, group in enumerate(science_run["groups"]):
+        qa = json.loads(Path(paths.image_qa(group)).read_text())
+        assert qa["clean_mask_sources"] >= 40, qa["clean_mask_sources"]
+        residual, header = read_plane(paths.image_product(group, "residual"))
+        pb, _ = read_plane(paths.image_product(group, "pb"))
+        x, y = WCS(header).celestial.world_to_pixel_values([s.ra_deg for s in sky], [s.dec_deg for s in sky])
+        for source, xs, ys in zip(sky, np.round(x).astype(int), np.round(y).astype(int)):
+            if source.name == "TESTCAL" or not (1 <= xs < pb.shape[1] - 1 and 1 <= ys < pb.shape[0] - 1):
+                continue
+            if source.in_observation(k).flux_jy * pb[ys, xs] >= 10 * qa["rms_jy"]:
+                checked += 1
+                left = residual[ys - 1:ys + 2, xs - 1:xs + 2].max() / qa["rms_jy"]
+                assert left < 3, (group, source.name, left)
+    assert checked >= 200, checked
 
 
 def test_the_calibrator_is_subtracted_and_restored_leaving_its_neighbours_near_the_quiet_noise(science_run):
@@ -179,12 +210,6 @@ def test_variable_sources_are_flagged(science_run):
         assert Path(Products(science_run["out"]).light_curve_plot(name)).is_file()
 
 
-@pytest.mark.xfail(strict=False, reason="issue 9, open: 2 of 135 constant sources are flagged (Vs 4.8 and 4.3, "
-                   "threshold 4.0). Both lie on the 04:45 image's west edge at primary-beam response 0.23-0.28, below "
-                   "CLEAN's 5-sigma auto-mask, so the image holds their dirty-beam response, and the restoring-beam "
-                   "fit reads them 0.80 and 1.19 Jy (true 0.26, 0.67). The bias was there before this stop's drift "
-                   "correction (0.69 +- 0.22, 1.15 +- 0.23); the correction lowered their errors to 0.12 and 0.10. "
-                   "Not strict: it passes in some runs")
 def test_no_constant_source_is_flagged(science_run):
     table, _, flagged = variability_verdicts(science_run)
     variable = set(science_run["truth"]["variable_sources"])

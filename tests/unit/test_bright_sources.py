@@ -89,7 +89,22 @@ def test_a_field_sources_drift_is_taken_out_and_its_average_kept(skies):
     assert before > 0.2 * response.mean() and left < 1e-3 * response.mean()
 
 
+def test_a_field_source_off_the_image_is_subtracted_entirely(skies):
+    """The western source, 2.6 deg from the centre, lies off a 3.5 deg image, where no imager can clean it: as a
+    reference-catalogue source it is subtracted entirely; the eastern one, on the image, keeps its average."""
+    observation, _ = skies["with"]
+    inside, outside = (as_point_source(c) for c in skies["calibrators"][2:0:-1])
+    catalogue = PointSources.concatenate(inside, outside)
+    model, summary = bright_source_model(observation, BrightSources((), 0.01, catalogue, 0.05, 1.75))
+    assert (summary["n_field_sources_steadied"], summary["n_field_sources_subtracted"]) == (1, 1)
+    response = apparent_flux_jy(observation, inside)
+    constant = visibility_model(observation, inside, np.broadcast_to(response.mean(axis=1, keepdims=True),
+                                                                     response.shape))
+    left, before = _left_and_before(skies, model, constant)
+    assert before > 0.2 * response.mean() and left < 1e-3 * response.mean()
+
+
 def test_nothing_bright_enough_leaves_the_data_alone(skies):
     observation, _ = skies["with"]
     assert bright_source_model(observation, BrightSources(skies["calibrators"][:1], 0.01)) == \
-        (None, {"bright_sources": [], "n_field_sources_steadied": 0})
+        (None, {"bright_sources": [], "n_field_sources_steadied": 0, "n_field_sources_subtracted": 0})

@@ -11,7 +11,7 @@ from astropy.io import fits
 from astropy.wcs import WCS
 
 from dsa110_continuum import instrument as inst
-from dsa110_continuum.image.imagers import baseline_averaging_wavelengths
+from dsa110_continuum.image.imagers import CleanMask, baseline_averaging_wavelengths
 from dsa110_continuum.image.measure import fit_source, forced_fluxes
 from dsa110_continuum.image.observation import image_grid
 from dsa110_continuum.image.products import (Observation, image_qa, primary_beam_image, product_header,
@@ -90,6 +90,31 @@ def test_a_product_header_from_wscleans_is_written_and_read_back_without_a_warni
         WCS(written)
     assert written["MJD-OBS"] == pytest.approx(times_mjd.mean()) and written["CRVAL1"] == pytest.approx(201.97)
     assert written["FREQ"] == pytest.approx(1.405e9) and written["BMAJ"] == BEAM["BMAJ"]
+
+
+def test_a_clean_mask_has_a_disc_where_the_imagers_grid_puts_each_known_source(tmp_path):
+    """WSClean reads the mask pixel by pixel on its own grid (SIN about the phase centre, reference pixel N/2 + 1,
+    as in its images' headers); tclean reads the same discs as region text. A source off the grid is dropped."""
+    centre = (201.97, 30.5)
+    ra_deg = np.array([centre[0], centre[0] + 0.5 / np.cos(np.radians(30.5)), centre[0] + 20.0])
+    dec_deg = np.array([centre[1], centre[1] - 0.3, centre[1]])
+    radius_arcsec = 2.5 * CELL_DEG * 3600
+    mask = CleanMask(ra_deg, dec_deg, radius_arcsec=radius_arcsec, centre_deg=centre).on_grid(512, CELL_DEG * 3600)
+    assert len(mask.ra_deg) == 2
+    path = mask.write_fits(str(tmp_path / "mask.fits"), 512, CELL_DEG * 3600)
+    pixels = fits.getdata(path) != 0
+    wsclean_grid = WCS(naxis=2)
+    wsclean_grid.wcs.ctype, wsclean_grid.wcs.crval = ["RA---SIN", "DEC--SIN"], list(centre)
+    wsclean_grid.wcs.crpix, wsclean_grid.wcs.cdelt = [257, 257], [-CELL_DEG, CELL_DEG]
+    for ra, dec in zip(ra_deg[:2], dec_deg[:2]):
+        x, y = wsclean_grid.world_to_pixel_values(ra, dec)
+        xi, yi = int(round(float(x))), int(round(float(y)))
+        rows, cols = np.nonzero(pixels[yi - 4:yi + 5, xi - 4:xi + 5])
+        assert rows.size == pytest.approx(np.pi * 2.5 ** 2, rel=0.3)
+        assert abs(cols.mean() + xi - 4 - x) < 0.3 and abs(rows.mean() + yi - 4 - y) < 0.3
+    assert pixels.sum() == pytest.approx(2 * np.pi * 2.5 ** 2, rel=0.3)
+    circles = open(mask.write_crtf(str(tmp_path / "mask.crtf"))).read().splitlines()
+    assert circles[0] == "#CRTFv0" and len(circles) == 3 and circles[2].endswith(f"{radius_arcsec:.3f}arcsec]")
 
 
 def test_robust_rms_ignores_sources_and_blanks():

@@ -9,9 +9,9 @@ corrected = data / (g_ANTENNA1 * conj(g_ANTENNA2)), with g = bandpass (nearest c
 
 Known bright sources are taken out of the calibrated data as they drift through the beam (``bright_source_model``):
 the calibrator catalogue's entirely (the image step restores those inside the image from the same model), the
-reference catalogue's only their change through the beam. An imager cleans neither a source outside its image, nor
-a 15 Jy one inside it to the noise, nor one whose brightness changes during the observation, and their sidelobes
-become catalogue sources.
+reference catalogue's entirely outside the image and only their change through the beam inside it. An imager
+cleans neither a source outside its image, nor a 15 Jy one inside it to the noise, nor one whose brightness changes
+during the observation, and their sidelobes become catalogue sources.
 Never import casatools in this module.
 """
 
@@ -35,13 +35,15 @@ from .point_sources import PointSources, apparent_flux_jy, beam_offsets_rad, vis
 class BrightSources:
     """Known sources whose visibilities are taken out of the calibrated data: the calibrators at least
     ``min_apparent_flux_jy`` bright through the beam (averaged over the observation, at mid-band) entirely, and of
-    the ``field`` (a reference catalogue), those at least ``field_min_apparent_flux_jy`` bright, their change through
-    the beam during the observation."""
+    the ``field`` (a reference catalogue), those at least ``field_min_apparent_flux_jy`` bright, entirely where they
+    lie beyond ``image_half_width_deg`` of the phase centre in l or m (off the image), else their change through the
+    beam during the observation."""
 
     calibrators: tuple[Calibrator, ...]
     min_apparent_flux_jy: float
     field: PointSources | None = None
     field_min_apparent_flux_jy: float = math.inf
+    image_half_width_deg: float = math.inf
 
 
 def _mean_track_power(observation: Observation, sources: PointSources) -> np.ndarray:
@@ -49,14 +51,24 @@ def _mean_track_power(observation: Observation, sources: PointSources) -> np.nda
     return airy_power(beam_offsets_rad(observation, sources), mid_freq_hz)[..., 0].mean(axis=0)
 
 
+def _off_image(centre: dict, sources: PointSources, half_width_deg: float) -> np.ndarray:
+    """Sources beyond ``half_width_deg`` of the phase centre in l or m (the imagers' SIN grid is uniform in them)."""
+    ra0, dec0 = np.radians(centre["phase_centre_ra_deg"]), np.radians(centre["phase_centre_dec_deg"])
+    ra, dec = np.radians(sources.ra_deg), np.radians(sources.dec_deg)
+    l = np.cos(dec) * np.sin(ra - ra0)
+    m = np.sin(dec) * np.cos(dec0) - np.cos(dec) * np.sin(dec0) * np.cos(ra - ra0)
+    return np.maximum(np.abs(l), np.abs(m)) > np.radians(half_width_deg)
+
+
 def bright_source_model(observation: Observation, bright: BrightSources):
     """A function giving a block's visibilities to subtract (None when there are none), and what it holds for the
     calibrated record.
 
     A calibrator is subtracted as it drifts through the beam; the image step restores those in the image from the
-    record. A field source keeps its brightness averaged over the observation, channel by channel: what is
-    subtracted is only its change as it drifts, computed from the catalogue flux, so the data keep the source's
-    true average brightness and the imager sees the constant sky it assumes.
+    record. A field source on the image keeps its brightness averaged over the observation, channel by channel:
+    what is subtracted is only its change as it drifts, computed from the catalogue flux, so the data keep the
+    source's true average brightness and the imager sees the constant sky it assumes. One off the image, which the
+    imager cannot clean, is subtracted entirely.
     """
     calibrators = PointSources(*(np.array([getattr(c, key) for c in bright.calibrators], dtype=float) for key in
                                  ("ra_deg", "dec_deg", "flux_1400mhz_jy", "spectral_index")))
@@ -70,19 +82,21 @@ def bright_source_model(observation: Observation, bright: BrightSources):
     records = [{"calibrator": asdict(c), "separation_deg": float(sep), "apparent_flux_jy": float(flux_jy)}
                for c, sep, flux_jy in zip(kept, separation_deg, apparent_jy[keep])]
     amplitudes = [apparent_flux_jy(observation, subtracted)]
-    steadied = PointSources([], [], [], 0.0)
+    field_sources, off_image = PointSources([], [], [], 0.0), np.zeros(0, bool)
     if bright.field is not None and bright.field.flux_jy.size:
         field = bright.field
         is_calibrator = (angular_separation_deg(field.ra_deg[:, None], field.dec_deg[:, None], subtracted.ra_deg,
                                                 subtracted.dec_deg) * 3600 <= SAME_SOURCE_ARCSEC).any(axis=1)
-        steadied = field.subset((field.flux_jy * _mean_track_power(observation, field)
-                                 >= bright.field_min_apparent_flux_jy) & ~is_calibrator)
-        drifting = apparent_flux_jy(observation, steadied)
-        amplitudes.append(drifting - drifting.mean(axis=1, keepdims=True))
-    summary = {"bright_sources": records, "n_field_sources_steadied": int(steadied.flux_jy.size)}
-    if not (subtracted.flux_jy.size or steadied.flux_jy.size):
+        field_sources = field.subset((field.flux_jy * _mean_track_power(observation, field)
+                                      >= bright.field_min_apparent_flux_jy) & ~is_calibrator)
+        off_image = _off_image(centre, field_sources, bright.image_half_width_deg)
+        drifting = apparent_flux_jy(observation, field_sources)
+        amplitudes.append(drifting - np.where(off_image[:, None, None], 0, drifting.mean(axis=1, keepdims=True)))
+    summary = {"bright_sources": records, "n_field_sources_steadied": int((~off_image).sum()),
+               "n_field_sources_subtracted": int(off_image.sum())}
+    if not (subtracted.flux_jy.size or field_sources.flux_jy.size):
         return None, summary
-    return visibility_model(observation, PointSources.concatenate(subtracted, steadied),
+    return visibility_model(observation, PointSources.concatenate(subtracted, field_sources),
                             np.concatenate(amplitudes)), summary
 
 

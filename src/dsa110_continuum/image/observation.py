@@ -15,7 +15,7 @@ from .. import instrument as inst
 from ..records import InputError, partial_path
 from ..sky.beam import beam_along_track
 from ..sky.catalogue import Calibrator
-from .imagers import ImagingSettings, choose_imager, run_imager
+from .imagers import CleanMask, ImagingSettings, choose_imager, run_imager
 from .products import (Observation, image_qa, primary_beam_image, product_header, read_plane,
                        restoring_beam_gaussians, write_fits, write_quicklook)
 
@@ -81,10 +81,14 @@ def brightness_in_image_jy(source: Calibrator, observation: Observation) -> floa
 
 def image_observation(ms_path: str, outputs: dict[str, str], *, group_id: str, pointing_dec_deg: float,
                       settings: ImagingSettings, fov_deg: float, pixels_per_beam: float, pb_cutoff: float,
-                      qa_thresholds: dict, subtracted: list[dict] = (), threads: int = 1, mem_gb: float = 4.0,
+                      qa_thresholds: dict, subtracted: list[dict] = (), known_sources=None,
+                      clean_mask_radius_beams: float = 0.5, threads: int = 1, mem_gb: float = 4.0,
                       log_path: str | None = None) -> dict:
     """Write the products named in ``outputs`` (image, pbcor, pb, residual, optionally psf and model, quicklook)
     and return the image's QA record.
+
+    ``known_sources`` (RA and Dec arrays, deg) are where CLEAN may work: discs of ``clean_mask_radius_beams``
+    narrowest synthesised beams (``pixels_per_beam`` cells) around each. Without them the imager grows its own mask.
 
     ``subtracted`` are the calibrated record's bright sources, subtracted from the data: those on the image are
     restored into it (and so into the PB-corrected image) as the restoring beam at their model brightness.
@@ -93,8 +97,13 @@ def image_observation(ms_path: str, outputs: dict[str, str], *, group_id: str, p
     grid = image_grid(max_baseline_m, observation.freqs_hz.max(), fov_deg=fov_deg, pixels_per_beam=pixels_per_beam)
     imager = choose_imager(settings.imager)
     work_dir = partial_path(outputs["image"], ".work")
+    mask = None if known_sources is None else CleanMask(
+        *(np.atleast_1d(np.asarray(v, float)) for v in known_sources),
+        radius_arcsec=clean_mask_radius_beams * pixels_per_beam * grid.cell_arcsec,
+        centre_deg=(observation.phase_centre_ra_deg, observation.phase_centre_dec_deg),
+    ).on_grid(grid.size_px, grid.cell_arcsec)
     files = run_imager(ms_path, work_dir, size_px=grid.size_px, cell_arcsec=grid.cell_arcsec, settings=settings,
-                       threads=threads, mem_gb=mem_gb, log_path=log_path)
+                       threads=threads, mem_gb=mem_gb, log_path=log_path, clean_mask=mask)
     planes = {product: read_plane(path) for product, path in files.items()}
     image, imager_header = planes["image"]
     header = product_header(imager_header, observation, imager=imager, bunit="Jy/beam")
@@ -127,5 +136,6 @@ def image_observation(ms_path: str, outputs: dict[str, str], *, group_id: str, p
             "freq_hz": header["FREQ"], "mid_mjd": header["MJD-OBS"], "pointing_dec_deg": pointing_dec_deg,
             "phase_centre_ra_deg": observation.phase_centre_ra_deg,
             "phase_centre_dec_deg": observation.phase_centre_dec_deg, "pb_cutoff": pb_cutoff, **qa,
+            "clean_mask_sources": None if mask is None else len(mask.ra_deg),
             "restored_sources": restored,
             "beam_model": observation.beam_record()}

@@ -63,10 +63,10 @@ def read_reference(path: str | Path, *, columns: dict, flux_unit: str) -> Refere
     return Reference(str(path), names, values["ra"] % 360, values["dec"], values["flux"] * FLUX_UNITS_JY[flux_unit])
 
 
-def reference_for_calibration(paths: list[str], *, columns: dict, flux_unit: str, log,
-                              without: str) -> Reference | None:
+def reference_if_readable(paths: list[str], *, columns: dict, flux_unit: str, log, without: str) -> Reference | None:
     """The configured reference catalogue (``paths`` holds it or nothing), or None when there is none or it cannot
-    be read: the science jobs report a bad catalogue, calibration goes on ``without`` it (logged as a warning)."""
+    be read: the science jobs report a bad catalogue, calibration and imaging go on ``without`` it (logged as a
+    warning)."""
     if not paths:
         return None
     try:
