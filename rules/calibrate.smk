@@ -49,10 +49,12 @@ checkpoint solve_calibration:
         record=PATHS.calibrator_record("{group}"),
         index=PATHS.group_record("{group}"),
     output:
+        # The QA record first: the job writes it last, and while a checkpoint's outputs are incomplete Snakemake
+        # asks for its first one (tables left by a killed job must not pass for a finished solve).
+        qa=PATHS.solve_qa("{group}"),
         bandpass=directory(PATHS.bandpass_table("{group}")),
         gains=directory(PATHS.gain_table("{group}")),
         plot=report(PATHS.solution_plot("{group}"), caption="../report/solutions.rst", category="Calibration"),
-        qa=PATHS.solve_qa("{group}"),
     params:
         settings={key: CALIBRATION[key] for key in ("minsnr", "max_flagged_fraction", "min_good_antennas",
                                                     "gain_solint", "rfi_flagging", "bandpass_solver")}
