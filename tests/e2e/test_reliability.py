@@ -8,6 +8,7 @@ import base64
 import csv
 import json
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -222,6 +223,23 @@ def test_invalid_config_stops_the_run_naming_key_and_allowed_values(session):
     assert run.returncode != 0
     assert "flag.flagger" in run.stderr and "'aoflager' is not one of" in run.stderr and "aoflagger" in run.stderr
     assert "Traceback" not in run.stderr and not out.exists()
+
+
+def test_a_solve_killed_between_its_tables_and_its_qa_record_is_redone(session, uninterrupted):
+    """A kill can leave a solve with its tables in place and no QA record, which it writes last. The next run redoes
+    the solve and makes every product the uninterrupted run made. (With the tables listed first, Snakemake took the
+    checkpoint for done, and every later run found nothing to do.)"""
+    workdir, out, configfile = workspace(session, "solve-cut-short")
+    for stage in ("plan", "index", "groups", "calibration"):
+        shutil.copytree(uninterrupted / stage, out / stage)
+    paths, calibrator_group = Products(out), session["groups"][0]
+    for path in (paths.solve_qa(calibrator_group), paths.solution_plot(calibrator_group)):
+        os.remove(path)
+    run = run_snakemake(workdir, configfile)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert os.path.exists(paths.solve_qa(calibrator_group))
+    assert {p.relative_to(out) for p in product_files(out)} == \
+        {p.relative_to(uninterrupted) for p in product_files(uninterrupted)}
 
 
 def test_corrupt_calibration_table_fails_the_observations_that_use_it(session):
