@@ -29,7 +29,7 @@ test: $(INSTALLED)
 	tools/setup-system
 	tools/slurm-cluster start
 	tools/postgres-server start
-	status=0; $(RUN) $(BIN)/python -m pytest -q tests || status=$$?; \
+	status=0; $(RUN) $(BIN)/python -m pytest -q --durations=20 tests || status=$$?; \
 		tools/postgres-server stop; tools/slurm-cluster stop; exit $$status
 
 # Unit tests only: no Snakemake runs, a minute or so.

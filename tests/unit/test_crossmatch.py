@@ -122,3 +122,20 @@ def test_variability_of_constant_and_variable_light_curves():
     assert variable["vs"] == pytest.approx(0.8 / np.hypot(0.01, 0.01))
     assert variable["m"] == pytest.approx(2 * 0.8 / 2.8) and variable["v"] == pytest.approx(flux.std(ddof=1) / 1.4)
     assert is_candidate(variable, eta_threshold=2.5, vs_threshold=4, m_threshold=0.05)
+
+
+def test_matches_without_a_measured_flux_are_left_out_of_the_flux_scale():
+    """A source whose beam fit left the image (NaN) is still matched; the scale comes from the others, and a
+    product with no measured flux at all fails with the reason."""
+    sources, reference = synthetic(ratio=0.9)
+    sources["flux_jy"][:10] = np.nan
+    result = crossmatch(sources, reference, in_footprint=lambda ra, dec: np.ones(np.shape(ra), bool),
+                        local_rms_jy=lambda ra, dec: np.full(np.shape(ra), 0.001), radius_arcsec=10,
+                        detection_sigma=5, thresholds=THRESHOLDS)
+    assert result["n_matched"] == 35 and result["flux_ratio"] == pytest.approx(0.9)
+    sources["flux_jy"][:] = np.nan
+    result = crossmatch(sources, reference, in_footprint=lambda ra, dec: np.ones(np.shape(ra), bool),
+                        local_rms_jy=lambda ra, dec: np.full(np.shape(ra), 0.001), radius_arcsec=10,
+                        detection_sigma=5, thresholds=THRESHOLDS)
+    assert result["flux_ratio"] is None and result["verdict"] == "failed"
+    assert result["reasons"] == ["no matched source's flux could be measured"]

@@ -50,3 +50,36 @@ def test_sources_found_at_their_positions_and_fluxes(tmp_path):
         assert found["flux_jy"][k] == pytest.approx(peak, abs=4 * found["flux_err_jy"][k])
         assert found["peak_jy"][k] == pytest.approx(peak, abs=4 * found["peak_err_jy"][k])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["pbcor.fits", "sources.csv"]  # nothing left beside them
+
+
+def test_a_mosaic_cross_match_reads_the_flux_scale_from_the_restoring_beam(tmp_path):
+    """Forty point sources at 0.9x the reference fluxes, in noise correlated like the beam (as a restored image's
+    is): the restoring beam (from the header) fitted at each catalogued position gives a flux ratio of 0.9 within
+    1 %."""
+    from scipy.ndimage import gaussian_filter
+
+    from dsa110_continuum.science.products import measure_mosaic
+    from dsa110_continuum.science.reference import Reference
+
+    rng = np.random.default_rng(7)
+    rms_jy, shape = 0.01, (400, 400)
+    ra = 150.0 + rng.uniform(-0.45, 0.45, 40) / np.cos(np.deg2rad(40.0))
+    dec = 40.0 + rng.uniform(-0.45, 0.45, 40)
+    flux_jy = rms_jy * rng.uniform(20, 100, 40)
+    image_path = tmp_path / "mosaic.fits"
+    synthetic_image(image_path, list(zip(ra, dec, 0.9 * flux_jy)), 0, shape=shape)
+    sigma_px = BEAM_FWHM_DEG / CELL_DEG / (2 * np.sqrt(2 * np.log(2)))
+    noise = gaussian_filter(rng.normal(0, 1, shape), sigma_px / np.sqrt(2))
+    with fits.open(image_path, mode="update") as hdul:
+        hdul[0].data += (rms_jy * noise / noise.std()).astype(np.float32)
+    noise_path = tmp_path / "noise.fits"
+    fits.PrimaryHDU(np.full(shape, rms_jy, np.float32), fits.getheader(image_path)).writeto(noise_path)
+    reference = Reference("ref.csv", np.array([f"r{k}" for k in range(40)]), ra, dec, flux_jy)
+    outputs = {"sources": str(tmp_path / "sources.csv"), "crossmatch": str(tmp_path / "crossmatch.json")}
+    settings = {"source_finding": {"thresh_isl": 3.0, "thresh_pix": 5.0}, "match_radius_arcsec": 10,
+                "detection_sigma": 5, "photometry_cluster_beams": 1.5,
+                "validation": {"min_matches": 10, "max_offset_arcsec": 3, "flux_ratio_range": [0.8, 1.2],
+                               "min_completeness": 0.6}}
+    record = measure_mosaic(str(image_path), str(noise_path), {}, outputs, reference=reference, settings=settings)
+    assert record["n_matched"] >= 38
+    assert record["flux_ratio"] == pytest.approx(0.9, rel=0.01)

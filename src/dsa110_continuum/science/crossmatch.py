@@ -55,7 +55,8 @@ def match_around_offset(ra_deg, dec_deg, reference: Reference, *, radius_arcsec:
 
 def crossmatch(sources: dict, reference: Reference, *, in_footprint, local_rms_jy, radius_arcsec: float,
                detection_sigma: float, thresholds: dict) -> dict:
-    """Astrometric offsets, flux ratio and completeness of ``sources`` against ``reference``, with a verdict.
+    """Astrometric offsets, flux ratio and completeness of ``sources`` (columns ra_deg, dec_deg, flux_jy and
+    flux_err_jy; NaN fluxes where unmeasured) against ``reference``, with a verdict.
 
     ``in_footprint(ra, dec)`` says which reference positions the product covers; ``local_rms_jy(ra, dec)`` its
     noise there (for the completeness above ``detection_sigma``).
@@ -82,14 +83,17 @@ def crossmatch(sources: dict, reference: Reference, *, in_footprint, local_rms_j
     return {**record, **verdict(record, thresholds)}
 
 
-def flux_scale(ratio: np.ndarray, ratio_err: np.ndarray) -> tuple[float, float]:
-    """The flux ratio of a product to the reference, and the scatter of the individual ratios.
+def flux_scale(ratio: np.ndarray, ratio_err: np.ndarray) -> tuple[float | None, float | None]:
+    """The flux ratio of a product to the reference, and the scatter of the individual ratios (None without a
+    measured ratio; a match whose flux could not be measured has NaN).
 
-    The ratio is the error-weighted mean of the ratios left after a 3-sigma clip. A Gaussian fitted to a faint
-    source in noise comes out wider than the beam, so its integrated flux reads high (10 % at 5-10 sigma in the
-    12-antenna test mosaics, where the median of all ratios read 3-10 % high); weighting by the errors lets the
-    bright sources, which measure the scale best, set it.
+    The ratio is the error-weighted mean of the ratios left after a 3-sigma clip, so that the bright sources,
+    which measure the scale best, set it.
     """
+    measured = np.isfinite(ratio)
+    ratio, ratio_err = ratio[measured], ratio_err[measured]
+    if ratio.size == 0:
+        return None, None
     kept = ~sigma_clip(ratio, sigma=3.0).mask
     usable = kept & np.isfinite(ratio_err) & (ratio_err > 0)
     if usable.any():
@@ -110,7 +114,9 @@ def verdict(record: dict, thresholds: dict) -> dict:
     if offset > thresholds["max_offset_arcsec"]:
         reasons.append(f"astrometric offset {offset:.1f} arcsec (limit {thresholds['max_offset_arcsec']})")
     low, high = thresholds["flux_ratio_range"]
-    if not low <= record["flux_ratio"] <= high:
+    if record["flux_ratio"] is None:
+        reasons.append("no matched source's flux could be measured")
+    elif not low <= record["flux_ratio"] <= high:
         reasons.append(f"flux ratio {record['flux_ratio']:.3f} outside {low}-{high}")
     if record["completeness"] is not None and record["completeness"] < thresholds["min_completeness"]:
         reasons.append(f"completeness {record['completeness']:.0%} below {thresholds['min_completeness']:.0%}")

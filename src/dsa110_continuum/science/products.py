@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 from astropy.wcs import WCS
 
+from ..image.measure import forced_fluxes
 from ..image.products import read_plane
 from ..records import write_csv_atomic, write_json_atomic
 from .crossmatch import crossmatch
@@ -31,15 +32,25 @@ def _sampler(plane: np.ndarray, header):
     return at
 
 
-def measure(image_path: str, noise: np.ndarray, header, outputs: dict, *, reference: Reference | None,
-            freq_hz: float, settings: dict) -> dict:
-    """Catalogue the (PB-corrected) image against its noise map and cross-match it; returns the cross-match."""
+def measure(image: np.ndarray, image_path: str, noise: np.ndarray, header, outputs: dict, *,
+            reference: Reference | None, freq_hz: float, settings: dict) -> dict:
+    """Catalogue the (PB-corrected) image against its noise map and cross-match it; returns the cross-match.
+
+    The cross-match's fluxes are the restoring beam's peak fitted at each catalogued position (as in forced
+    photometry), not PyBDSF's free Gaussians: those come out a few percent wider than the beam, so their
+    integrated fluxes read high (a flux ratio of 0.93-0.94 where the truth is 0.909 in the science test mosaics)
+    and their peaks low (0.88); the beam fitted at the same positions reads 0.907-0.913.
+    """
     n_sources = find_sources(image_path, noise, outputs["sources"], freq_hz=freq_hz, **settings["source_finding"])
     if reference is None:
         record = {"n_sources": n_sources, "verdict": "no reference catalogue", "reasons": []}
     else:
         noise_at = _sampler(noise, header)
-        record = crossmatch(read_sources(outputs["sources"]), reference,
+        sources = read_sources(outputs["sources"])
+        flux_jy, flux_err_jy = forced_fluxes(image, header, sources["ra_deg"], sources["dec_deg"],
+                                             rms_jy=noise_at(sources["ra_deg"], sources["dec_deg"]),
+                                             cluster_beams=settings["photometry_cluster_beams"])
+        record = crossmatch({**sources, "flux_jy": flux_jy, "flux_err_jy": flux_err_jy}, reference,
                             in_footprint=lambda ra, dec: np.isfinite(noise_at(ra, dec)), local_rms_jy=noise_at,
                             radius_arcsec=settings["match_radius_arcsec"], detection_sigma=settings["detection_sigma"],
                             thresholds=settings["validation"])
@@ -58,7 +69,7 @@ def measure_image(image_paths: dict, qa: dict, outputs: dict, *, reference: Refe
     inside = pb >= qa["pb_cutoff"]
     local_rms = local_rms_map(residual, header, box_beams=settings["noise_box_beams"])
     noise = np.where(inside, local_rms / np.where(inside, pb, 1), np.nan)
-    record = measure(image_paths["pbcor"], noise, header, outputs, reference=reference, freq_hz=qa["freq_hz"],
+    record = measure(pbcor, image_paths["pbcor"], noise, header, outputs, reference=reference, freq_hz=qa["freq_hz"],
                      settings=settings)
     rows = [] if reference is None else forced_photometry(pbcor, pb, noise, header, reference,
                                                           pb_cutoff=qa["pb_cutoff"],
@@ -70,8 +81,7 @@ def measure_image(image_paths: dict, qa: dict, outputs: dict, *, reference: Refe
 def measure_mosaic(mosaic_path: str, noise_path: str, qa: dict, outputs: dict, *, reference: Reference | None,
                    settings: dict) -> dict:
     """Sources and cross-match of one mosaic, against its noise map."""
-    noise, header = read_plane(noise_path)
-    from astropy.io import fits
-
-    return measure(mosaic_path, noise, header, outputs, reference=reference,
-                   freq_hz=fits.getheader(mosaic_path).get("FREQ", 1.4e9), settings=settings)
+    mosaic, header = read_plane(mosaic_path)
+    noise, _ = read_plane(noise_path)
+    return measure(mosaic, mosaic_path, noise, header, outputs, reference=reference,
+                   freq_hz=header.get("FREQ", 1.4e9), settings=settings)
