@@ -60,12 +60,14 @@ def median_offset_arcsec(sources_csv, catalogue) -> tuple[float, float]:
 
 def test_injected_astrometric_offset_and_flux_scale_are_recovered(science_run):
     """The reference is misplaced by (+3.0", -2.0") and 10 % too bright. Every mosaic's cross-match finds a flux
-    ratio of 1/1.1 within 2 %, and the opposite of the injected offset within 0.5" of the mosaic's own offset
-    from the simulation's truth, which is itself within 1".
+    ratio of 1/1.1 within 2 %, and the opposite of the injected offset within 0.2" (the issue asks 0.5") of the
+    mosaic's own offset from the simulation's truth, which is itself within 1".
 
     The mosaics' own offset is not zero: calibration models the calibrator's field from the same misplaced
     catalogue, and that pulls the calibrator's own observation towards it (+0.8" in RA in its image; with the
-    field model at the true positions, +0.3"), so the first mosaic's cross-match reads -2.4" in RA."""
+    field model at the true positions, +0.3"): antenna gains solved against a model carry a share of its errors
+    of order 1/N_antennas (12 here) into the field they were solved on. So the first mosaic's cross-match reads
+    -2.4" in RA, its own offset +0.6"."""
     sky = read_sky_model(science_run["truth_dir"] / "sky_model.csv")
     truth = Reference("truth", np.array([s.name for s in sky]), np.array([s.ra_deg for s in sky]),
                       np.array([s.dec_deg for s in sky]), np.array([s.flux_jy for s in sky]))
@@ -79,8 +81,8 @@ def test_injected_astrometric_offset_and_flux_scale_are_recovered(science_run):
         print(window, match, own_ra, own_dec)
         assert match["n_matched"] >= 10, match
         assert np.hypot(own_ra, own_dec) <= 1.0, (own_ra, own_dec)
-        assert match["ra_offset_arcsec"] == pytest.approx(own_ra - 3.0, abs=0.5), (match, own_ra)
-        assert match["dec_offset_arcsec"] == pytest.approx(own_dec + 2.0, abs=0.5), (match, own_dec)
+        assert match["ra_offset_arcsec"] == pytest.approx(own_ra - 3.0, abs=0.2), (match, own_ra)
+        assert match["dec_offset_arcsec"] == pytest.approx(own_dec + 2.0, abs=0.2), (match, own_dec)
         assert match["flux_ratio"] == pytest.approx(1 / 1.1, rel=0.02), match
 
 
