@@ -55,11 +55,16 @@ def synthetic(offset_arcsec=(2.0, -1.0), ratio=0.9, n=40, seed=1):
     return sources, reference
 
 
+def crossmatch_everywhere(sources, reference):
+    """The cross-match of a product that covers every reference source, with 1 mJy noise."""
+    return crossmatch(sources, reference, in_footprint=lambda ra, dec: np.ones(np.shape(ra), bool),
+                      local_rms_jy=lambda ra, dec: np.full(np.shape(ra), 0.001), radius_arcsec=10,
+                      detection_sigma=5, thresholds=THRESHOLDS)
+
+
 def test_crossmatch_recovers_offsets_flux_scale_and_completeness():
     sources, reference = synthetic()
-    result = crossmatch(sources, reference, in_footprint=lambda ra, dec: np.ones(np.shape(ra), bool),
-                        local_rms_jy=lambda ra, dec: np.full(np.shape(ra), 0.001), radius_arcsec=10,
-                        detection_sigma=5, thresholds=THRESHOLDS)
+    result = crossmatch_everywhere(sources, reference)
     assert result["n_matched"] == 35 and result["completeness"] == pytest.approx(35 / 40)
     assert result["ra_offset_arcsec"] == pytest.approx(2.0, abs=1e-6)
     assert result["dec_offset_arcsec"] == pytest.approx(-1.0, abs=1e-6)
@@ -99,9 +104,7 @@ def test_the_flux_scale_is_set_by_the_sources_that_measure_it_best():
 
 def test_crossmatch_fails_a_shifted_or_mis_scaled_product_and_says_why():
     sources, reference = synthetic(offset_arcsec=(5.0, 0.0), ratio=0.6)
-    result = crossmatch(sources, reference, in_footprint=lambda ra, dec: np.ones(np.shape(ra), bool),
-                        local_rms_jy=lambda ra, dec: np.full(np.shape(ra), 0.001), radius_arcsec=10,
-                        detection_sigma=5, thresholds=THRESHOLDS)
+    result = crossmatch_everywhere(sources, reference)
     assert result["verdict"] == "failed" and len(result["reasons"]) == 2
 
 
@@ -129,13 +132,9 @@ def test_matches_without_a_measured_flux_are_left_out_of_the_flux_scale():
     product with no measured flux at all fails with the reason."""
     sources, reference = synthetic(ratio=0.9)
     sources["flux_jy"][:10] = np.nan
-    result = crossmatch(sources, reference, in_footprint=lambda ra, dec: np.ones(np.shape(ra), bool),
-                        local_rms_jy=lambda ra, dec: np.full(np.shape(ra), 0.001), radius_arcsec=10,
-                        detection_sigma=5, thresholds=THRESHOLDS)
+    result = crossmatch_everywhere(sources, reference)
     assert result["n_matched"] == 35 and result["flux_ratio"] == pytest.approx(0.9)
     sources["flux_jy"][:] = np.nan
-    result = crossmatch(sources, reference, in_footprint=lambda ra, dec: np.ones(np.shape(ra), bool),
-                        local_rms_jy=lambda ra, dec: np.full(np.shape(ra), 0.001), radius_arcsec=10,
-                        detection_sigma=5, thresholds=THRESHOLDS)
+    result = crossmatch_everywhere(sources, reference)
     assert result["flux_ratio"] is None and result["verdict"] == "failed"
     assert result["reasons"] == ["no matched source's flux could be measured"]
