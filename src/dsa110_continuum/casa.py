@@ -140,6 +140,10 @@ def main(argv=None) -> None:
     p = sub.add_parser("flag", help="CASA flagdata in place (tfcrop or rflag on DATA)")
     p.add_argument("ms")
     p.add_argument("--mode", choices=["tfcrop", "rflag"], required=True)
+    p = sub.add_parser("average", help="CASA mstransform: adjacent channels averaged into a new MS")
+    p.add_argument("ms")
+    p.add_argument("out")
+    p.add_argument("--channels", type=int, required=True)
     p = sub.add_parser("dirty-peak", help="dirty image with tclean; JSON of its peak")
     p.add_argument("ms")
     p.add_argument("--image-prefix", required=True)
@@ -162,6 +166,11 @@ def main(argv=None) -> None:
 
         flagdata(vis=args.ms, mode=args.mode, datacolumn="data", flagbackup=False)
         result = {"ms": args.ms, "mode": args.mode}
+    elif args.command == "average":
+        from casatasks import mstransform
+
+        mstransform(vis=args.ms, outputvis=args.out, datacolumn="data", chanaverage=True, chanbin=args.channels)
+        result = {"ms": args.out, "channels_averaged": args.channels}
     elif args.command == "towards":
         result = visibilities_towards(args.ms, args.ra_deg, args.dec_deg, args.work_dir)
     else:

@@ -49,6 +49,8 @@ def check_output_dir(output_dir: str) -> None:
 
 def parse_overrides(entries: list[str]) -> dict:
     """``key=value`` pairs parsed exactly as ``snakemake --config`` parses them."""
+    if not entries:
+        return {}  # importing snakemake.cli loads its executor plugins: ~10 s where SLURM is not reachable
     from snakemake.cli import parse_config
 
     try:

@@ -39,6 +39,7 @@ class ImagingSettings:
     auto_mask_sigma: float
     max_averaging_loss: float  # WSClean's baseline-dependent averaging: amplitude lost at the image edge (0: off)
     wgridder_accuracy: float
+    channels_per_average: int  # adjacent channels averaged into one before imaging (1: none)
 
     @classmethod
     def from_config(cls, image_config: dict, **overrides) -> ImagingSettings:
@@ -117,6 +118,24 @@ def baseline_averaging_wavelengths(max_loss: float, edge_offset_rad: float) -> f
     return math.sqrt(6 * max_loss) / (math.pi * edge_offset_rad)
 
 
+def average_channels(ms_path: str, averaged_ms: str, channels: int, log_path: str | None) -> str:
+    """``averaged_ms``: ``ms_path`` with every ``channels`` adjacent channels averaged into one (CASA's
+    mstransform: flagged samples left out, a channel flagged only where all its inputs are)."""
+    returncode = _run_logged([sys.executable, "-m", "dsa110_continuum.casa", "average", ms_path, averaged_ms,
+                              "--channels", str(channels)], log_path, cwd=os.path.dirname(averaged_ms))
+    if returncode != 0 or not os.path.isdir(averaged_ms):
+        raise ImagingError(f"{ms_path}: averaging {channels} channels failed (exit {returncode}); see {log_path}")
+    return averaged_ms
+
+
+def _run_logged(cmd: list[str], log_path: str | None, cwd: str | Path) -> int:
+    """Run ``cmd`` with its command line and output appended to ``log_path``; its exit status."""
+    with open(log_path or os.devnull, "a") as log:
+        log.write(f"$ {' '.join(cmd)}\n")
+        log.flush()
+        return subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=cwd).returncode
+
+
 def choose_imager(requested: str) -> str:
     """The imager to use: ``auto`` means WSClean when it is on PATH, else tclean."""
     if requested == "auto":
@@ -138,6 +157,8 @@ def run_imager(ms_path: str, work_dir: str | Path, *, size_px: int, cell_arcsec:
     shutil.rmtree(work_dir, ignore_errors=True)
     work_dir.mkdir(parents=True)
     prefix = str(work_dir / "img")
+    if settings.channels_per_average > 1:
+        ms_path = average_channels(ms_path, str(work_dir / "averaged.ms"), settings.channels_per_average, log_path)
     if imager == "wsclean":
         cmd = ["wsclean", "-name", prefix, "-size", str(size_px), str(size_px), "-scale", f"{cell_arcsec}asec",
                "-pol", "I", "-weight", "briggs", str(settings.robust), "-niter", str(settings.niter),
@@ -160,12 +181,9 @@ def run_imager(ms_path: str, work_dir: str | Path, *, size_px: int, cell_arcsec:
                    "clean_mask": clean_mask.write_crtf(f"{prefix}.clean-mask.crtf") if clean_mask else None}
         cmd = [sys.executable, "-m", "dsa110_continuum.image.tclean", json.dumps(request)]
         files = {p: f"{prefix}.{p}.fits" for p in PRODUCTS}
-    with open(log_path or os.devnull, "a") as log:
-        log.write(f"$ {' '.join(cmd)}\n")
-        log.flush()
-        done = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=work_dir)
+    returncode = _run_logged(cmd, log_path, cwd=work_dir)
     missing = [p for p, f in files.items() if not os.path.exists(f)]
-    if done.returncode != 0 or missing:
-        raise ImagingError(f"{ms_path}: {imager} failed (exit {done.returncode}; missing {', '.join(missing) or 'nothing'})"
+    if returncode != 0 or missing:
+        raise ImagingError(f"{ms_path}: {imager} failed (exit {returncode}; missing {', '.join(missing) or 'nothing'})"
                            f"; see {log_path}")
     return files
